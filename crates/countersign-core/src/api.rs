@@ -1,0 +1,274 @@
+//! Wire types shared by the agent HTTP API, the gate's client and the desktop UI (the
+//! TypeScript side is generated from these by ts-rs into `ui/src/bindings/`).
+//!
+//! Agent HTTP API (JSON; `Authorization: Bearer <agent token>` on every `/v1/actions` route):
+//!
+//! | route | success | body |
+//! |---|---|---|
+//! | `POST /v1/actions` | 201 | [`Submitted`] (request: [`crate::action::Draft`]) |
+//! | `GET /v1/actions/{id}` | 200 | [`ActionStatus`] |
+//! | `GET /v1/actions/{id}/decision?wait=S` | 200 decided, 202 still pending | [`DecisionResponse`] |
+//! | `GET /v1/health` | 200 | [`Health`] (no token) |
+//!
+//! Every error is an [`ApiError`] `{code, message}`. There is no route that approves.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::action::{Action, ActionKind};
+use crate::decision::Verdict;
+use crate::dsse::Envelope;
+use crate::review::Review;
+use crate::risk::{Risk, RiskLevel};
+use crate::time::UnixSeconds;
+
+/// Longest `wait` a decision long-poll may ask for, in seconds.
+pub const MAX_WAIT_S: u64 = 60;
+
+/// Where a draft is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export, export_to = "../../../ui/src/bindings/")]
+pub enum Status {
+    /// Waiting for a human.
+    Pending,
+    /// Approved; the envelope carries the approved action.
+    Approved,
+    /// Rejected by a human.
+    Rejected,
+    /// Nobody decided before `expires_at`; answered with a signed rejection.
+    Expired,
+}
+
+impl Status {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Approved => "approved",
+            Status::Rejected => "rejected",
+            Status::Expired => "expired",
+        }
+    }
+
+    /// Parses the lower-case name.
+    pub fn parse(s: &str) -> Option<Status> {
+        [
+            Status::Pending,
+            Status::Approved,
+            Status::Rejected,
+            Status::Expired,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// `201` answer to a submission: the draft is committed and pending.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export, export_to = "../../../ui/src/bindings/")]
+pub struct Submitted {
+    /// Draft id (UUID v4 text).
+    pub id: String,
+    /// Always `pending`.
+    pub status: Status,
+    /// The agent the draft was filed under (from its token).
+    pub agent: String,
+    /// `sha256:<hex>` of the RFC 8785 canonical action.
+    pub action_digest: String,
+    /// Risk computed by Countersign.
+    pub risk: Risk,
+    /// When it expires undecided, Unix seconds.
+    #[ts(type = "number")]
+    pub expires_at: UnixSeconds,
+}
+
+/// `GET /v1/actions/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export, export_to = "../../../ui/src/bindings/")]
+pub struct ActionStatus {
+    /// Draft id.
+    pub id: String,
+    /// Current status.
+    pub status: Status,
+    /// Digest of the action as submitted.
+    pub action_digest: String,
+    /// Expiry, Unix seconds.
+    #[ts(type = "number")]
+    pub expires_at: UnixSeconds,
+}
+
+/// `GET /v1/actions/{id}/decision`: the envelope once decided (200), `null` while pending (202).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export, export_to = "../../../ui/src/bindings/")]
+pub struct DecisionResponse {
+    /// Draft id.
+    pub id: String,
+    /// Current status.
+    pub status: Status,
+    /// The signed decision (DSSE), present unless pending.
+    pub envelope: Option<Envelope>,
+}
+
+/// `GET /v1/health`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export, export_to = "../../../ui/src/bindings/")]
+pub struct Health {
+    /// Always true when it answers.
+    pub ok: bool,
+    /// Countersign's version.
+    pub version: String,
+}
+
+/// Error codes at the HTTP and IPC boundaries (small on purpose: the UI and agents act on them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export, export_to = "../../../ui/src/bindings/")]
+pub enum ErrorCode {
+    /// 400: malformed or invalid input; the message says what and where.
+    BadRequest,
+    /// 401: missing or unknown bearer token.
+    Unauthorized,
+    /// 403: the request is not allowed from where it came (browser origin, host).
+    Forbidden,
+    /// 404: no such draft (for this agent).
+    NotFound,
+    /// 409: the draft is no longer pending, or the digest shown is not the stored one.
+    Conflict,
+    /// 410: the draft expired.
+    Expired,
+    /// 413: body over the limit.
+    PayloadTooLarge,
+    /// 415: not `application/json`.
+    UnsupportedMediaType,
+    /// 429: too many pending drafts or requests for this agent.
+    RateLimited,
+    /// 500/503: Countersign could not complete it (nothing was approved).
+    Internal,
+}
+
+/// The one error shape: `{"code": "bad_request", "message": "…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, thiserror::Error)]
+#[error("{code:?}: {message}")]
+#[ts(export, export_to = "../../../ui/src/bindings/")]
+pub struct ApiError {
+    /// What kind of error.
+    pub code: ErrorCode,
+    /// What was wrong and where, in one or two sentences.
+    pub message: String,
+}
+
+impl ApiError {
+    /// Builds an error.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// A row of the review queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export, export_to = "../../../ui/src/bindings/")]
+pub struct ActionSummary {
+    /// Draft id.
+    pub id: String,
+    /// Agent name.
+    pub agent: String,
+    /// Kind.
+    pub kind: ActionKind,
+    /// Target.
+    pub target: String,
+    /// The agent's one-line summary (untrusted text).
+    pub summary: String,
+    /// Status.
+    pub status: Status,
+    /// Score, 0–100.
+    pub score: u8,
+    /// Band.
+    pub level: RiskLevel,
+    /// Submitted at, Unix seconds.
+    #[ts(type = "number")]
+    pub created_at: UnixSeconds,
+    /// Expires at, Unix seconds.
+    #[ts(type = "number")]
+    pub expires_at: UnixSeconds,
+}
+
+/// The decision as the app shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export, export_to = "../../../ui/src/bindings/")]
+pub struct DecisionInfo {
+    /// Approved or rejected.
+    pub verdict: Verdict,
+    /// Reason given (rejections, expiry).
+    pub reason: Option<String>,
+    /// Approver name.
+    pub approver: String,
+    /// Approver key id.
+    pub keyid: String,
+    /// When, Unix seconds.
+    #[ts(type = "number")]
+    pub decided_at: UnixSeconds,
+    /// The envelope as delivered.
+    pub envelope: Envelope,
+}
+
+/// Everything the detail view shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export, export_to = "../../../ui/src/bindings/")]
+pub struct ActionDetail {
+    /// The queue row.
+    pub summary: ActionSummary,
+    /// The full action as submitted.
+    pub action: Action,
+    /// Its digest; the UI sends it back with approve/reject.
+    pub action_digest: String,
+    /// Risk with every factor.
+    pub risk: Risk,
+    /// Diff and impact.
+    pub review: Review,
+    /// The callback URL, if any.
+    pub callback_url: Option<String>,
+    /// The decision, once taken.
+    pub decision: Option<DecisionInfo>,
+}
+
+/// A new agent identity: the token is shown once and only its hash is kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export, export_to = "../../../ui/src/bindings/")]
+pub struct NewAgent {
+    /// Agent name.
+    pub name: String,
+    /// Bearer token (`cs_` + 43 base64url characters). Shown once.
+    pub token: String,
+}
+
+/// What the app shows about itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export, export_to = "../../../ui/src/bindings/")]
+pub struct AppInfo {
+    /// Base URL of the agent API, e.g. `http://127.0.0.1:7823`.
+    pub api_url: String,
+    /// Approver display name.
+    pub approver: String,
+    /// Approver key id.
+    pub keyid: String,
+    /// Where the database and key file live.
+    pub data_dir: String,
+    /// Version.
+    pub version: String,
+}
+
+/// Pushed to the UI when the queue changes (Tauri event `queue-changed`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export, export_to = "../../../ui/src/bindings/")]
+pub struct QueueEvent {
+    /// The draft that changed.
+    pub id: String,
+    /// Its new status.
+    pub status: Status,
+    /// Number of pending drafts after the change.
+    pub pending: u32,
+}

@@ -1,0 +1,189 @@
+//! Approver keys (Ed25519, RFC 8032) and the trust list gates pin.
+//!
+//! A key id is `sha256:` + hex SHA-256 of the raw 32-byte public key. Gates never trust the key
+//! id written in an envelope: they verify each signature against their pinned keys and count
+//! the keys that verify.
+
+use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
+use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use zeroize::Zeroizing;
+
+use crate::digest::Digest;
+
+/// Key id: `sha256:<hex of SHA-256(raw public key)>`.
+pub type KeyId = String;
+
+/// An approver's private signing key. No `Serialize`, a redacted `Debug`, and zeroized on drop
+/// (ed25519-dalek's `zeroize` feature).
+pub struct ApproverKey {
+    key: SigningKey,
+}
+
+impl std::fmt::Debug for ApproverKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ApproverKey({}, secret redacted)", self.key_id())
+    }
+}
+
+impl ApproverKey {
+    /// A fresh key from the operating system's CSPRNG.
+    pub fn generate() -> ApproverKey {
+        ApproverKey {
+            key: SigningKey::generate(&mut rand::rngs::OsRng),
+        }
+    }
+
+    /// A key from its 32-byte seed (RFC 8032 §5.1.5 "private key").
+    pub fn from_seed(seed: &Zeroizing<[u8; 32]>) -> ApproverKey {
+        ApproverKey {
+            key: SigningKey::from_bytes(seed),
+        }
+    }
+
+    /// The 32-byte seed, for storage in a keychain or an encrypted file only.
+    pub fn seed(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.key.to_bytes())
+    }
+
+    /// The public half.
+    pub fn verifying_key(&self) -> VerifyingKey {
+        self.key.verifying_key()
+    }
+
+    /// This key's id.
+    pub fn key_id(&self) -> KeyId {
+        key_id(&self.verifying_key())
+    }
+
+    /// Ed25519 signature (64 bytes) over `message`.
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        self.key.sign(message).to_bytes()
+    }
+
+    /// The public record a gate pins, naming the approver and their role.
+    pub fn trusted_key(&self, approver: &str, role: &str) -> TrustedKey {
+        TrustedKey {
+            keyid: self.key_id(),
+            alg: "ed25519".into(),
+            public_key: B64.encode(self.verifying_key().as_bytes()),
+            approver: approver.into(),
+            role: role.into(),
+        }
+    }
+}
+
+/// The id of a public key.
+pub fn key_id(key: &VerifyingKey) -> KeyId {
+    Digest::of_bytes(key.as_bytes()).to_string()
+}
+
+/// One pinned public key, as `countersign key export-public` prints it (JSON object).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+#[ts(export, export_to = "../../../ui/src/bindings/")]
+pub struct TrustedKey {
+    /// `sha256:<hex>` of the raw public key; checked against `public_key` on load.
+    pub keyid: KeyId,
+    /// Always `ed25519`.
+    pub alg: String,
+    /// Standard base64 (RFC 4648 §4) of the 32-byte public key.
+    pub public_key: String,
+    /// Who holds the private key.
+    pub approver: String,
+    /// `approver` or `lead`.
+    pub role: String,
+}
+
+/// Why a trust file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    /// Not JSON of the expected shape.
+    #[error("trust file is not a key object or {{\"keys\": [...]}}: {0}")]
+    Shape(String),
+    /// A key's fields are wrong.
+    #[error("trusted key #{index}: {message}")]
+    Key {
+        /// Position in the file, from 0.
+        index: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// No keys at all: nothing could ever verify.
+    #[error("trust file lists no keys")]
+    Empty,
+}
+
+/// The keys a gate pins. Built from a trust file that is either one [`TrustedKey`] object or
+/// `{"keys": [TrustedKey, ...]}`.
+#[derive(Debug, Clone)]
+pub struct TrustedKeys {
+    keys: Vec<(TrustedKey, VerifyingKey)>,
+}
+
+impl TrustedKeys {
+    /// Parses and checks a trust file (strict JSON).
+    ///
+    /// # Errors
+    /// [`TrustError`] when the JSON is malformed, a key is not a valid Ed25519 point, its
+    /// `keyid` does not match its `public_key`, or the list is empty.
+    pub fn from_json(bytes: &[u8]) -> Result<TrustedKeys, TrustError> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct List {
+            keys: Vec<TrustedKey>,
+        }
+        let value =
+            crate::json::parse_strict(bytes).map_err(|e| TrustError::Shape(e.to_string()))?;
+        let list = if value.get("keys").is_some() {
+            serde_json::from_value::<List>(value).map(|l| l.keys)
+        } else {
+            serde_json::from_value::<TrustedKey>(value).map(|k| vec![k])
+        }
+        .map_err(|e| TrustError::Shape(e.to_string()))?;
+        Self::from_keys(list)
+    }
+
+    /// Checks a list of keys.
+    ///
+    /// # Errors
+    /// See [`TrustedKeys::from_json`].
+    pub fn from_keys(list: Vec<TrustedKey>) -> Result<TrustedKeys, TrustError> {
+        if list.is_empty() {
+            return Err(TrustError::Empty);
+        }
+        let mut keys = Vec::with_capacity(list.len());
+        for (index, k) in list.into_iter().enumerate() {
+            let err = |message: String| TrustError::Key { index, message };
+            if k.alg != "ed25519" {
+                return Err(err(format!("unsupported alg `{}`; only ed25519", k.alg)));
+            }
+            let raw = B64
+                .decode(&k.public_key)
+                .map_err(|e| err(format!("public_key is not base64: {e}")))?;
+            let raw: [u8; 32] = raw
+                .try_into()
+                .map_err(|_| err("public_key must be 32 bytes".into()))?;
+            let vk = VerifyingKey::from_bytes(&raw)
+                .map_err(|_| err("public_key is not a valid Ed25519 point".into()))?;
+            if vk.is_weak() {
+                return Err(err("public_key is a weak (small-order) point".into()));
+            }
+            if key_id(&vk) != k.keyid {
+                return Err(err(format!(
+                    "keyid {} does not match public_key (expected {})",
+                    k.keyid,
+                    key_id(&vk)
+                )));
+            }
+            keys.push((k, vk));
+        }
+        Ok(TrustedKeys { keys })
+    }
+
+    /// The pinned keys with their parsed public halves.
+    pub fn iter(&self) -> impl Iterator<Item = (&TrustedKey, &VerifyingKey)> {
+        self.keys.iter().map(|(k, v)| (k, v))
+    }
+}

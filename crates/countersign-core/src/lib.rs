@@ -1,0 +1,32 @@
+//! Countersign's pure domain.
+//!
+//! Everything here is deterministic and free of IO, so the broker, the gate and the desktop
+//! shell agree byte for byte on what an action is, what its digest is, and what a signed
+//! decision says:
+//!
+//! - [`json`]: strict JSON parsing of untrusted input (duplicate keys, I-JSON number range, depth);
+//! - [`action`]: the six action kinds, their payload schemas, and the [`action::Draft`] an agent submits;
+//! - [`digest`]: `SHA-256(JCS(action))` per RFC 8785;
+//! - [`diff`], [`review`], [`risk`]: what the reviewer sees (change, impact, score);
+//! - [`dsse`], [`decision`], [`keys`]: the signed decision in a DSSE envelope (Ed25519);
+//! - [`text`]: hidden characters (bidi, zero-width, control).
+
+pub mod action;
+pub mod api;
+pub mod decision;
+pub mod diff;
+pub mod digest;
+pub mod dsse;
+pub mod json;
+pub mod keys;
+pub mod review;
+pub mod risk;
+pub mod text;
+pub mod time;
+
+pub use action::{Action, ActionKind, Draft};
+pub use decision::{DecisionBody, Verdict};
+pub use digest::Digest;
+pub use dsse::Envelope;
+pub use keys::{ApproverKey, KeyId, TrustedKey, TrustedKeys};
+pub use risk::{Risk, RiskFactor, RiskLevel};

@@ -1,0 +1,254 @@
+//! What the detail view shows for an action: the change (a diff suited to the kind) and the
+//! impact (who or what is affected).
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::action::{Action, Grant, Payload};
+use crate::diff::{PrincipalDiff, TextDiff};
+
+/// The change an action makes, shaped for its kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[ts(export, export_to = "../../../ui/src/bindings/")]
+pub enum Change {
+    /// A text diff: a file's content, or a post's body (empty → body for a new post).
+    Text {
+        /// What the text is, e.g. `post body in #eng-help` or the file path.
+        label: String,
+        /// The diff; for a new post or file every line is added.
+        diff: TextDiff,
+        /// Whether `before` was given. When false the old side is shown as empty.
+        before_known: bool,
+    },
+    /// Who gains and who loses access.
+    Principals {
+        /// The principal diff.
+        diff: PrincipalDiff,
+    },
+    /// A command as it will run.
+    Command {
+        /// Program and arguments, one element per argument, exactly as `execve` will receive
+        /// them; absent for a script.
+        argv: Option<Vec<String>>,
+        /// The script, run by `/bin/sh -c`; absent for argv.
+        script: Option<String>,
+        /// Working directory.
+        cwd: Option<String>,
+        /// Extra environment, `NAME=value`.
+        env: Vec<String>,
+    },
+    /// An HTTP request as it will be sent.
+    Request {
+        /// Method.
+        method: String,
+        /// URL.
+        url: String,
+        /// `Name: value` lines.
+        headers: Vec<String>,
+        /// Body text.
+        body: Option<String>,
+    },
+    /// A tool call: its arguments as pretty JSON, diffed against `before` when given.
+    Json {
+        /// Tool name, with its server when known (`server/tool`).
+        label: String,
+        /// Diff of pretty-printed JSON.
+        diff: TextDiff,
+    },
+}
+
+/// One line of the impact panel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export, export_to = "../../../ui/src/bindings/")]
+pub struct ImpactItem {
+    /// What it is, e.g. `Audience`, `Gains access`.
+    pub label: String,
+    /// The value, e.g. `all-employees`.
+    pub value: String,
+    /// Worth drawing attention to (a broad group, a new principal, a privileged effect).
+    pub flagged: bool,
+}
+
+/// Change and impact of an action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export, export_to = "../../../ui/src/bindings/")]
+pub struct Review {
+    /// The diff.
+    pub change: Change,
+    /// Who or what is affected.
+    pub impact: Vec<ImpactItem>,
+}
+
+fn item(label: &str, value: impl Into<String>, flagged: bool) -> ImpactItem {
+    ImpactItem {
+        label: label.into(),
+        value: value.into(),
+        flagged,
+    }
+}
+
+fn pretty(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
+}
+
+/// Builds the review of a valid action; an invalid payload yields its raw JSON.
+pub fn review(action: &Action) -> Review {
+    let Ok(payload) = action.typed() else {
+        return Review {
+            change: Change::Json {
+                label: format!("{} (payload not understood)", action.kind),
+                diff: TextDiff::compute("", &pretty(&action.payload)),
+            },
+            impact: vec![item("Target", action.target.clone(), true)],
+        };
+    };
+    let before_text = action.before_text();
+    match payload {
+        Payload::MessagePost(m) => {
+            let audience = m.audience.clone().unwrap_or_else(|| "(not stated)".into());
+            Review {
+                change: Change::Text {
+                    label: format!(
+                        "{} in {}",
+                        if before_text.is_some() {
+                            "edited post"
+                        } else {
+                            "new post"
+                        },
+                        m.channel
+                    ),
+                    diff: TextDiff::compute(before_text.unwrap_or(""), &m.body),
+                    before_known: before_text.is_some(),
+                },
+                impact: vec![
+                    item("Channel", m.channel, false),
+                    item(
+                        "Audience",
+                        audience.clone(),
+                        crate::risk::score(action)
+                            .factors
+                            .iter()
+                            .any(|f| f.id == "audience.broad"),
+                    ),
+                    item(
+                        "Readers act on it",
+                        "advice in a post can be followed by anyone who reads it",
+                        false,
+                    ),
+                ],
+            }
+        }
+        Payload::FileWrite(f) => Review {
+            change: Change::Text {
+                label: f.path.clone(),
+                diff: TextDiff::compute(before_text.unwrap_or(""), &f.content),
+                before_known: before_text.is_some(),
+            },
+            impact: vec![item("File", f.path, false)],
+        },
+        Payload::AclChange(a) => {
+            let before: Option<Vec<Grant>> = action
+                .before
+                .clone()
+                .and_then(|b| serde_json::from_value(b).ok());
+            let diff = PrincipalDiff::compute(&a.resource, before.as_deref(), &a.grants);
+            let risk = crate::risk::score(action);
+            let mut impact = vec![item("Resource", a.resource.clone(), false)];
+            for g in &diff.gained {
+                let broad = risk.factors.iter().any(|f| {
+                    f.id == "access.broad_principal"
+                        && f.reason.contains(&format!("`{}`", g.principal))
+                });
+                impact.push(item(
+                    "Gains access",
+                    format!("{} ({})", g.principal, g.permission),
+                    broad,
+                ));
+            }
+            for g in &diff.lost {
+                impact.push(item(
+                    "Loses access",
+                    format!("{} ({})", g.principal, g.permission),
+                    false,
+                ));
+            }
+            Review {
+                change: Change::Principals { diff },
+                impact,
+            }
+        }
+        Payload::ShellExec(s) => {
+            let mut impact = vec![item(
+                "Runs",
+                s.argv
+                    .as_ref()
+                    .and_then(|a| a.first().cloned())
+                    .unwrap_or_else(|| "/bin/sh -c (script)".into()),
+                s.script.is_some(),
+            )];
+            impact.push(item(
+                "In",
+                s.cwd
+                    .clone()
+                    .unwrap_or_else(|| "(the gate's directory)".into()),
+                false,
+            ));
+            Review {
+                change: Change::Command {
+                    argv: s.argv,
+                    script: s.script,
+                    cwd: s.cwd,
+                    env: s
+                        .env
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect(),
+                },
+                impact,
+            }
+        }
+        Payload::HttpRequest(h) => {
+            let host = url::Url::parse(&h.url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default();
+            Review {
+                impact: vec![
+                    item("Host", host, false),
+                    item(
+                        "Method",
+                        h.method.clone(),
+                        !matches!(h.method.as_str(), "GET" | "HEAD"),
+                    ),
+                ],
+                change: Change::Request {
+                    method: h.method,
+                    url: h.url,
+                    headers: h
+                        .headers
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(k, v)| format!("{k}: {v}"))
+                        .collect(),
+                    body: h.body,
+                },
+            }
+        }
+        Payload::ToolCall(t) => {
+            let label = match &t.server {
+                Some(s) => format!("{s}/{}", t.tool),
+                None => t.tool.clone(),
+            };
+            let old = action.before.as_ref().map(pretty).unwrap_or_default();
+            Review {
+                change: Change::Json {
+                    label: label.clone(),
+                    diff: TextDiff::compute(&old, &pretty(&t.arguments)),
+                },
+                impact: vec![item("Tool", label, false)],
+            }
+        }
+    }
+}
