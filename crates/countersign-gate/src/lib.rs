@@ -1,0 +1,1 @@
+//! Agent side of Countersign (work in progress).
