@@ -1,0 +1,110 @@
+//! Start-up shared by the desktop app and `countersign serve`: where state lives, opening the
+//! store and the approver key, binding the API.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use countersign_store::{Store, DB_FILE};
+
+use crate::keystore::{self, KeyLocation, KeyStoreKind};
+use crate::Signer;
+
+/// Default agent API address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7823";
+
+/// Why start-up failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// No data dir could be determined or created.
+    #[error("data directory {path}: {message}")]
+    DataDir {
+        /// The path.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
+    /// The database failed to open.
+    #[error("database {path}: {source}")]
+    Store {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: countersign_store::StoreError,
+    },
+    /// The approver key could not be loaded or created.
+    #[error("approver key: {0}")]
+    Key(#[from] keystore::KeyStoreError),
+    /// The listen address is not loopback.
+    #[error("refusing to listen on {0}: the agent API is bound to loopback only (127.0.0.0/8 or ::1)")]
+    NotLoopback(SocketAddr),
+    /// Binding failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// The data dir: `explicit` if given, else the platform data dir (`directories`, e.g.
+/// `~/.local/share/countersign` on Linux). Created with mode 0700 if missing.
+///
+/// # Errors
+/// [`StartError::DataDir`] if none can be determined or created.
+pub fn data_dir(explicit: Option<&Path>) -> Result<PathBuf, StartError> {
+    let dir = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => directories::ProjectDirs::from("dev", "Countersign", "countersign")
+            .map(|d| d.data_dir().to_path_buf())
+            .ok_or_else(|| StartError::DataDir {
+                path: PathBuf::from("~"),
+                message: "no home directory to keep state in; pass --data-dir".into(),
+            })?,
+    };
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(&dir).map_err(|e| StartError::DataDir { path: dir.clone(), message: e.to_string() })?;
+    Ok(dir)
+}
+
+/// Opens the store in `dir`.
+///
+/// # Errors
+/// [`StartError::Store`].
+pub fn open_store(dir: &Path) -> Result<Arc<Store>, StartError> {
+    let path = dir.join(DB_FILE);
+    Store::open(&path).map(Arc::new).map_err(|source| StartError::Store { path, source })
+}
+
+/// Loads (or creates) the approver key and names the approver: `approver` if given, else
+/// `$USER`, else `approver`.
+///
+/// # Errors
+/// [`StartError::Key`].
+pub fn open_signer(dir: &Path, kind: KeyStoreKind, approver: Option<&str>) -> Result<(Signer, KeyLocation), StartError> {
+    let (key, location) = keystore::load_or_create(dir, kind)?;
+    let name = approver
+        .map(str::to_owned)
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| "approver".into());
+    Ok((Signer { key, name }, location))
+}
+
+/// Binds the agent API listener, refusing non-loopback addresses.
+///
+/// # Errors
+/// [`StartError::NotLoopback`], [`StartError::Bind`].
+pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, StartError> {
+    if !addr.ip().is_loopback() {
+        return Err(StartError::NotLoopback(addr));
+    }
+    tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })
+}

@@ -1,0 +1,27 @@
+//! Countersign's broker: the use cases every front end shares, and the agent HTTP API.
+//!
+//! - [`Broker::submit`]: an agent's draft becomes a committed pending action with a risk score;
+//! - [`Broker::decide`]: a human's approve/reject, re-checked against the store and signed;
+//! - [`Broker::expire_due`]: undecided drafts past their expiry get a signed rejection;
+//! - [`Broker::wait_decision`]: the long-poll behind `GET /v1/actions/{id}/decision`;
+//! - [`http::router`]: the agent API (there is no approve route);
+//! - [`keystore`]: the approver key in the OS keychain or a passphrase-encrypted file.
+//!
+//! The broker knows no window: the desktop shell passes a [`Notifier`]; `countersign serve`
+//! passes one that only logs.
+
+pub mod host;
+pub mod http;
+pub mod keystore;
+mod usecases;
+mod webhook;
+
+pub use usecases::{Broker, BrokerConfig, BrokerError, DecisionInput, Notifier, PendingNotice, Signer};
+
+/// Now, in Unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,558 @@
+//! The use cases. Each takes the broker (store, signer, notifier) and plain data, so the HTTP
+//! API, the Tauri commands, the CLI and the tests call the same code.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use countersign_core::action::{Draft, DraftError};
+use countersign_core::api::{
+    ActionDetail, ActionSummary, ApiError, DecisionInfo, DecisionResponse, ErrorCode, NewAgent,
+    QueueEvent, Status, Submitted,
+};
+use countersign_core::decision::{Approver, DecisionBody, RiskSummary, Verdict, DECISION_LIFETIME_S};
+use countersign_core::digest::action_digest;
+use countersign_core::{review, risk, ApproverKey, RiskLevel};
+use countersign_store::{ActionRow, AgentRow, NewAction, NewDecision, Store, StoreError};
+use tokio::sync::broadcast;
+
+use crate::now;
+
+/// Longest rejection reason, in characters.
+pub const MAX_REASON_CHARS: usize = 2000;
+
+/// Tunables.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Largest request body, in bytes (default 1 MiB).
+    pub max_body_bytes: usize,
+    /// Most pending drafts one agent may have at once (default 100).
+    pub max_pending_per_agent: u32,
+    /// How often undecided drafts are checked for expiry (default 1 s).
+    pub expiry_tick: Duration,
+    /// Webhook delivery: attempts (default 5) and first backoff (default 500 ms, doubling).
+    pub webhook_attempts: u32,
+    /// First webhook backoff.
+    pub webhook_backoff: Duration,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            max_body_bytes: 1024 * 1024,
+            max_pending_per_agent: 100,
+            expiry_tick: Duration::from_secs(1),
+            webhook_attempts: 5,
+            webhook_backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The approver's key and display name.
+pub struct Signer {
+    /// The private key.
+    pub key: ApproverKey,
+    /// Display name written into decisions.
+    pub name: String,
+}
+
+/// What a desktop notification says about a new pending draft.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingNotice {
+    /// Draft id.
+    pub id: String,
+    /// Agent name.
+    pub agent: String,
+    /// Kind, e.g. `acl.change`.
+    pub kind: String,
+    /// Risk band.
+    pub level: RiskLevel,
+    /// Score.
+    pub score: u8,
+    /// The agent's one-line summary (untrusted).
+    pub summary: String,
+    /// Pending drafts in all.
+    pub pending: u32,
+}
+
+/// How the broker tells the outside world (desktop notification, tray, UI) about changes.
+pub trait Notifier: Send + Sync {
+    /// A new draft is pending (after it is committed).
+    fn draft_pending(&self, notice: &PendingNotice);
+    /// The queue changed (submitted, decided, expired).
+    fn queue_changed(&self, event: &QueueEvent);
+}
+
+/// A notifier that only logs (headless `countersign serve`, tests).
+pub struct LogNotifier;
+
+impl Notifier for LogNotifier {
+    fn draft_pending(&self, n: &PendingNotice) {
+        tracing::info!(id = %n.id, agent = %n.agent, kind = %n.kind, score = n.score, "draft pending");
+    }
+    fn queue_changed(&self, _: &QueueEvent) {}
+}
+
+/// The human's decision as the UI sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecisionInput {
+    /// Approve the action as shown.
+    Approve,
+    /// Reject, with a reason the agent receives.
+    Reject {
+        /// Non-empty, at most [`MAX_REASON_CHARS`] characters.
+        reason: String,
+    },
+}
+
+/// Why a use case failed; maps onto [`ApiError`] at the boundaries.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// Bad input (draft, reason, id).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Unknown draft (or not this agent's).
+    #[error("no draft with id {0}")]
+    NotFound(String),
+    /// Not pending any more, or the digest shown is not the stored one.
+    #[error("{0}")]
+    Conflict(String),
+    /// Past its expiry.
+    #[error("draft {0} expired before it was decided")]
+    Expired(String),
+    /// Too many pending drafts for this agent.
+    #[error("agent `{agent}` already has {max} pending drafts; wait for decisions")]
+    TooManyPending {
+        /// Agent name.
+        agent: String,
+        /// The cap.
+        max: u32,
+    },
+    /// The store failed; nothing was acknowledged.
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl From<&BrokerError> for ApiError {
+    fn from(e: &BrokerError) -> ApiError {
+        let code = match e {
+            BrokerError::BadRequest(_) => ErrorCode::BadRequest,
+            BrokerError::NotFound(_) => ErrorCode::NotFound,
+            BrokerError::Conflict(_) => ErrorCode::Conflict,
+            BrokerError::Expired(_) => ErrorCode::Expired,
+            BrokerError::TooManyPending { .. } => ErrorCode::RateLimited,
+            BrokerError::Store(StoreError::AgentExists(_)) => ErrorCode::Conflict,
+            BrokerError::Store(_) => ErrorCode::Internal,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+impl From<BrokerError> for ApiError {
+    fn from(e: BrokerError) -> ApiError {
+        ApiError::from(&e)
+    }
+}
+
+struct Inner {
+    store: Arc<Store>,
+    signer: Signer,
+    notifier: Arc<dyn Notifier>,
+    events: broadcast::Sender<QueueEvent>,
+    http: reqwest::Client,
+    config: BrokerConfig,
+}
+
+/// The broker. Cheap to clone (shared state).
+#[derive(Clone)]
+pub struct Broker {
+    inner: Arc<Inner>,
+}
+
+fn summary_of(row: &ActionRow) -> ActionSummary {
+    ActionSummary {
+        id: row.id.clone(),
+        agent: row.agent.clone(),
+        kind: row.action.kind,
+        target: row.action.target.clone(),
+        summary: row.action.summary.clone(),
+        status: row.status,
+        score: row.risk.score,
+        level: row.risk.level,
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+    }
+}
+
+/// Checks an agent name: 1–64 of `A–Z a–z 0–9 . _ -`.
+fn check_agent_name(name: &str) -> Result<(), BrokerError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(BrokerError::BadRequest(format!(
+            "agent name `{name}` must be 1–64 characters of A–Z, a–z, 0–9, '.', '_' or '-'"
+        )))
+    }
+}
+
+impl Broker {
+    /// A broker over `store`, signing with `signer`. Must be called inside a tokio runtime
+    /// only if webhooks or the expiry loop are used.
+    pub fn new(store: Arc<Store>, signer: Signer, notifier: Arc<dyn Notifier>, config: BrokerConfig) -> Broker {
+        let (events, _) = broadcast::channel(1024);
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Broker {
+            inner: Arc::new(Inner {
+                store,
+                signer,
+                notifier,
+                events,
+                http,
+                config,
+            }),
+        }
+    }
+
+    /// A broker whose notifier only logs.
+    pub fn headless(store: Arc<Store>, signer: Signer, config: BrokerConfig) -> Broker {
+        Broker::new(store, signer, Arc::new(LogNotifier), config)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Tunables.
+    pub fn config(&self) -> &BrokerConfig {
+        &self.inner.config
+    }
+
+    /// The approver's public identity: (name, key id).
+    pub fn approver(&self) -> (String, String) {
+        (self.inner.signer.name.clone(), self.inner.signer.key.key_id())
+    }
+
+    /// Subscribes to queue changes.
+    pub fn subscribe(&self) -> broadcast::Receiver<QueueEvent> {
+        self.inner.events.subscribe()
+    }
+
+    fn publish(&self, id: &str, status: Status) {
+        let pending = self.inner.store.pending_count().unwrap_or(0);
+        let event = QueueEvent { id: id.into(), status, pending };
+        self.inner.notifier.queue_changed(&event);
+        let _ = self.inner.events.send(event);
+    }
+
+    /// Registers an agent; the token is returned once and only its hash is stored.
+    ///
+    /// # Errors
+    /// [`BrokerError::BadRequest`] for an invalid name, a conflict if it exists.
+    pub fn add_agent(&self, name: &str) -> Result<NewAgent, BrokerError> {
+        check_agent_name(name)?;
+        let token = countersign_store::new_token();
+        self.inner.store.add_agent(name, &token, now())?;
+        Ok(NewAgent { name: name.into(), token })
+    }
+
+    /// The agent a bearer token belongs to.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn authenticate(&self, token: &str) -> Result<Option<AgentRow>, BrokerError> {
+        Ok(self.inner.store.agent_by_token(token)?)
+    }
+
+    /// Validates and commits a draft from `agent`; acknowledged only after the commit.
+    ///
+    /// # Errors
+    /// [`BrokerError::BadRequest`] with what and where for a malformed draft;
+    /// [`BrokerError::TooManyPending`]; store errors.
+    pub fn submit(&self, agent: &AgentRow, body: &[u8]) -> Result<Submitted, BrokerError> {
+        let draft = Draft::parse(body).map_err(|e| match e {
+            DraftError::Json(j) => BrokerError::BadRequest(format!("malformed JSON: {j}")),
+            DraftError::Invalid(a) => BrokerError::BadRequest(format!("invalid draft: {a}")),
+        })?;
+        self.submit_draft(agent, &draft)
+    }
+
+    /// Commits an already validated draft.
+    ///
+    /// # Errors
+    /// See [`Broker::submit`].
+    pub fn submit_draft(&self, agent: &AgentRow, draft: &Draft) -> Result<Submitted, BrokerError> {
+        let action = draft.action();
+        let digest = action_digest(&action).to_string();
+        let risk = risk::score(&action);
+        let id = uuid::Uuid::new_v4().to_string();
+        let created_at = now();
+        let expires_at = created_at + draft.expires_in_s() as i64;
+        let inserted = self.inner.store.insert_action(
+            &NewAction {
+                id: &id,
+                agent_id: &agent.id,
+                action: &action,
+                action_digest: &digest,
+                risk: &risk,
+                callback_url: draft.callback_url.as_deref(),
+                created_at,
+                expires_at,
+            },
+            self.inner.config.max_pending_per_agent,
+        )?;
+        if !inserted {
+            return Err(BrokerError::TooManyPending {
+                agent: agent.name.clone(),
+                max: self.inner.config.max_pending_per_agent,
+            });
+        }
+        let pending = self.inner.store.pending_count().unwrap_or(0);
+        self.inner.notifier.draft_pending(&PendingNotice {
+            id: id.clone(),
+            agent: agent.name.clone(),
+            kind: action.kind.as_str().into(),
+            level: risk.level,
+            score: risk.score,
+            summary: action.summary.clone(),
+            pending,
+        });
+        self.publish(&id, Status::Pending);
+        Ok(Submitted {
+            id,
+            status: Status::Pending,
+            agent: agent.name.clone(),
+            action_digest: digest,
+            risk,
+            expires_at,
+        })
+    }
+
+    /// The queue: pending drafts first, then the most recent decided ones (at most `limit`).
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn list(&self, limit: u32) -> Result<Vec<ActionSummary>, BrokerError> {
+        Ok(self.inner.store.actions(limit)?.iter().map(summary_of).collect())
+    }
+
+    /// Everything the detail view shows.
+    ///
+    /// # Errors
+    /// [`BrokerError::NotFound`]; store errors.
+    pub fn detail(&self, id: &str) -> Result<ActionDetail, BrokerError> {
+        let row = self.inner.store.action(id)?.ok_or_else(|| BrokerError::NotFound(id.into()))?;
+        let decision = self.inner.store.decision(id)?.map(|d| DecisionInfo {
+            verdict: d.verdict,
+            reason: d.reason,
+            approver: d.approver,
+            keyid: d.keyid,
+            decided_at: d.decided_at,
+            envelope: d.envelope,
+        });
+        Ok(ActionDetail {
+            summary: summary_of(&row),
+            review: review::review(&row.action),
+            risk: row.risk.clone(),
+            action_digest: row.action_digest.clone(),
+            callback_url: row.callback_url.clone(),
+            action: row.action,
+            decision,
+        })
+    }
+
+    /// A human's decision. Re-checks that `shown_digest` is the stored digest, that the draft
+    /// is still pending and not expired; signs the decision body (DSSE, Ed25519) and commits
+    /// decision + audit row in one transaction before anything is delivered.
+    ///
+    /// # Errors
+    /// [`BrokerError::Conflict`] (digest differs, already decided), [`BrokerError::Expired`],
+    /// [`BrokerError::BadRequest`] (empty or over-long reason), [`BrokerError::NotFound`].
+    pub fn decide(&self, id: &str, shown_digest: &str, input: DecisionInput) -> Result<DecisionInfo, BrokerError> {
+        let row = self.inner.store.action(id)?.ok_or_else(|| BrokerError::NotFound(id.into()))?;
+        if row.action_digest != shown_digest {
+            return Err(BrokerError::Conflict(format!(
+                "the draft shown ({shown_digest}) is not the stored draft ({}); reload it",
+                row.action_digest
+            )));
+        }
+        if row.status != Status::Pending {
+            return Err(BrokerError::Conflict(format!("draft {id} is already {}", row.status.as_str())));
+        }
+        let t = now();
+        if t >= row.expires_at {
+            self.expire_one(&row)?;
+            return Err(BrokerError::Expired(id.into()));
+        }
+        let (status, verdict, reason) = match input {
+            DecisionInput::Approve => (Status::Approved, Verdict::Approved, None),
+            DecisionInput::Reject { reason } => {
+                let reason = reason.trim().to_string();
+                if reason.is_empty() {
+                    return Err(BrokerError::BadRequest("a rejection needs a reason the agent can act on".into()));
+                }
+                if reason.chars().count() > MAX_REASON_CHARS {
+                    return Err(BrokerError::BadRequest(format!("reason is over {MAX_REASON_CHARS} characters")));
+                }
+                (Status::Rejected, Verdict::Rejected, Some(reason))
+            }
+        };
+        let info = self.sign_and_record(&row, status, verdict, reason, t)?;
+        Ok(info)
+    }
+
+    fn sign_and_record(
+        &self,
+        row: &ActionRow,
+        status: Status,
+        verdict: Verdict,
+        reason: Option<String>,
+        t: i64,
+    ) -> Result<DecisionInfo, BrokerError> {
+        let signer = &self.inner.signer;
+        let body = DecisionBody {
+            v: 1,
+            verdict,
+            reason: reason.clone(),
+            action_id: row.id.clone(),
+            agent: row.agent.clone(),
+            action: row.action.clone(),
+            action_digest: row.action_digest.clone(),
+            approver: Approver { keyid: signer.key.key_id(), name: signer.name.clone() },
+            risk: RiskSummary { score: row.risk.score, level: row.risk.level },
+            iat: t,
+            exp: t + DECISION_LIFETIME_S,
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        let envelope = body.sign(&signer.key);
+        self.inner.store.record_decision(&NewDecision {
+            action_id: &row.id,
+            shown_digest: &row.action_digest,
+            status,
+            verdict,
+            reason: reason.as_deref(),
+            approver: &signer.name,
+            keyid: &body.approver.keyid,
+            jti: &body.jti,
+            envelope: &envelope,
+            decided_at: t,
+        })
+        .map_err(|e| match e {
+            StoreError::NotPending { id, status } => BrokerError::Conflict(format!("draft {id} is already {status}")),
+            other => BrokerError::Store(other),
+        })?;
+        self.publish(&row.id, status);
+        if let Some(url) = &row.callback_url {
+            crate::webhook::spawn_delivery(self.clone(), row.id.clone(), url.clone(), envelope.clone());
+        }
+        Ok(DecisionInfo {
+            verdict,
+            reason,
+            approver: signer.name.clone(),
+            keyid: body.approver.keyid,
+            decided_at: t,
+            envelope,
+        })
+    }
+
+    fn expire_one(&self, row: &ActionRow) -> Result<(), BrokerError> {
+        let reason = format!(
+            "expired: nobody decided within {} s",
+            row.expires_at - row.created_at
+        );
+        match self.sign_and_record(row, Status::Expired, Verdict::Rejected, Some(reason), now()) {
+            Ok(_) | Err(BrokerError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Expires every pending draft past its expiry with a signed rejection; returns their ids.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn expire_due(&self) -> Result<Vec<String>, BrokerError> {
+        let due = self.inner.store.due_for_expiry(now())?;
+        for row in &due {
+            self.expire_one(row)?;
+        }
+        Ok(due.into_iter().map(|r| r.id).collect())
+    }
+
+    /// Runs [`Broker::expire_due`] every `expiry_tick` until the broker is dropped elsewhere.
+    pub fn spawn_expiry_loop(&self) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(&self.inner);
+        let tick = self.inner.config.expiry_tick;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(tick).await;
+                let Some(inner) = weak.upgrade() else { return };
+                let broker = Broker { inner };
+                let result = tokio::task::spawn_blocking(move || broker.expire_due()).await;
+                if let Ok(Err(e)) = result {
+                    tracing::error!("expiry check failed: {e}");
+                }
+            }
+        })
+    }
+
+    /// Status of `agent`'s draft `id`.
+    ///
+    /// # Errors
+    /// [`BrokerError::NotFound`] if there is no such draft for this agent.
+    pub fn status_for(&self, agent: &AgentRow, id: &str) -> Result<ActionRow, BrokerError> {
+        match self.inner.store.action(id)? {
+            Some(row) if row.agent_id == agent.id => Ok(row),
+            _ => Err(BrokerError::NotFound(id.into())),
+        }
+    }
+
+    /// Long-poll: the decision on `agent`'s draft `id`, waiting up to `wait` for one.
+    /// A draft past its expiry is expired on the spot (signed rejection).
+    ///
+    /// # Errors
+    /// [`BrokerError::NotFound`]; store errors.
+    pub async fn wait_decision(&self, agent: &AgentRow, id: &str, wait: Duration) -> Result<DecisionResponse, BrokerError> {
+        let mut events = self.subscribe();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let row = self.status_for(agent, id)?;
+            if row.status == Status::Pending && now() >= row.expires_at {
+                self.expire_one(&row)?;
+                continue;
+            }
+            if row.status != Status::Pending {
+                let envelope = self.inner.store.decision(id)?.map(|d| d.envelope);
+                return Ok(DecisionResponse { id: id.into(), status: row.status, envelope });
+            }
+            let until_expiry = Duration::from_secs((row.expires_at - now()).max(0) as u64);
+            let sleep_until = deadline.min(tokio::time::Instant::now() + until_expiry + Duration::from_millis(50));
+            loop {
+                match tokio::time::timeout_at(sleep_until, events.recv()).await {
+                    Err(_) => break,
+                    Ok(Ok(ev)) if ev.id == id => break,
+                    Ok(Ok(_)) => continue,
+                    Ok(Err(broadcast::error::RecvError::Lagged(_))) => break,
+                    Ok(Err(broadcast::error::RecvError::Closed)) => break,
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let row = self.status_for(agent, id)?;
+                let envelope = match row.status {
+                    Status::Pending => None,
+                    _ => self.inner.store.decision(id)?.map(|d| d.envelope),
+                };
+                return Ok(DecisionResponse { id: id.into(), status: row.status, envelope });
+            }
+        }
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+}

@@ -1,0 +1,81 @@
+//! Schema migrations, applied in order, all pending ones in one transaction. `user_version`
+//! records how many have been applied.
+
+use rusqlite::Connection;
+
+use crate::{Result, StoreError};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: agents, actions, decisions, audit chain, webhook deliveries.
+    r#"
+    CREATE TABLE agents (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        token_hash  BLOB NOT NULL UNIQUE,      -- SHA-256 of the bearer token
+        created_at  INTEGER NOT NULL,
+        revoked_at  INTEGER
+    ) STRICT;
+
+    CREATE TABLE actions (
+        id            TEXT PRIMARY KEY,
+        agent_id      TEXT NOT NULL REFERENCES agents(id),
+        kind          TEXT NOT NULL,
+        target        TEXT NOT NULL,
+        summary       TEXT NOT NULL,
+        action_json   TEXT NOT NULL,            -- RFC 8785 canonical form
+        action_digest TEXT NOT NULL,
+        risk_json     TEXT NOT NULL,
+        score         INTEGER NOT NULL,
+        level         TEXT NOT NULL,
+        status        TEXT NOT NULL CHECK (status IN ('pending','approved','rejected','expired')),
+        callback_url  TEXT,
+        created_at    INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        decided_at    INTEGER
+    ) STRICT;
+    CREATE INDEX actions_by_status ON actions(status, expires_at);
+    CREATE INDEX actions_by_agent ON actions(agent_id, status);
+
+    CREATE TABLE decisions (
+        action_id     TEXT PRIMARY KEY REFERENCES actions(id),
+        verdict       TEXT NOT NULL,
+        reason        TEXT,
+        approver      TEXT NOT NULL,
+        keyid         TEXT NOT NULL,
+        jti           TEXT NOT NULL UNIQUE,
+        envelope_json TEXT NOT NULL,
+        decided_at    INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE audit (
+        seq         INTEGER PRIMARY KEY,
+        at          INTEGER NOT NULL,
+        event       TEXT NOT NULL,
+        action_id   TEXT,
+        detail_json TEXT NOT NULL,
+        prev_hash   TEXT NOT NULL,
+        hash        TEXT NOT NULL
+    ) STRICT;
+    "#,
+];
+
+pub(crate) fn apply(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::TooNew {
+            found: version,
+            supported: known,
+        });
+    }
+    if version == known {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for sql in &MIGRATIONS[version as usize..] {
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "user_version", known)?;
+    tx.commit()?;
+    Ok(())
+}
