@@ -352,8 +352,9 @@ impl Client {
 
     fn auth(&self) -> Result<HeaderValue, ClientError> {
         let value = Zeroizing::new(format!("Bearer {}", *self.token));
-        let mut header = HeaderValue::from_str(&value)
-            .map_err(|_| ClientError::Config("the agent token is not a valid header value".into()))?;
+        let mut header = HeaderValue::from_str(&value).map_err(|_| {
+            ClientError::Config("the agent token is not a valid header value".into())
+        })?;
         header.set_sensitive(true);
         Ok(header)
     }
@@ -473,7 +474,10 @@ mod tests {
             );
         }
         assert!(
-            matches!(Client::new("http://127.0.0.1/", "bad\ntoken".into()), Err(ClientError::Config(_))),
+            matches!(
+                Client::new("http://127.0.0.1/", "bad\ntoken".into()),
+                Err(ClientError::Config(_))
+            ),
             "a token with a newline could inject headers"
         );
     }
@@ -502,7 +506,10 @@ mod tests {
         };
         assert!(api(503).is_transient());
         assert!(api(429).is_transient());
-        assert!(!api(401).is_transient(), "a bad token does not heal by retrying");
+        assert!(
+            !api(401).is_transient(),
+            "a bad token does not heal by retrying"
+        );
         assert!(!api(500).is_transient());
     }
 }

@@ -152,7 +152,9 @@ impl Ledger {
                 tx.commit()?;
                 Ok(())
             }
-            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::ConstraintViolation => {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == ErrorCode::ConstraintViolation =>
+            {
                 let first: Option<(String, UnixSeconds)> = tx
                     .query_row(
                         "SELECT action_id, consumed_at FROM consumed WHERE jti = ?1",
@@ -189,7 +191,9 @@ impl Ledger {
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves no open transaction behind (rusqlite rolls back
         // on drop), so the connection is still consistent.
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -237,7 +241,10 @@ mod tests {
         let sync: i64 = conn
             .pragma_query_value(None, "synchronous", |r| r.get(0))
             .unwrap();
-        assert_eq!(mode, "wal", "WAL lets readers and the writer not block each other");
+        assert_eq!(
+            mode, "wal",
+            "WAL lets readers and the writer not block each other"
+        );
         assert_eq!(sync, 2, "FULL (2): a consumed jti must survive a power cut");
     }
 
@@ -254,7 +261,10 @@ mod tests {
                 consumed_at,
             } => {
                 assert_eq!(jti, "j1");
-                assert_eq!(action_id, "a1", "the replay names the draft it was first used for");
+                assert_eq!(
+                    action_id, "a1",
+                    "the replay names the draft it was first used for"
+                );
                 assert!(consumed_at.is_some());
             }
             other => panic!("expected a replay, got {other}"),
