@@ -36,7 +36,9 @@ pub enum StartError {
     #[error("approver key: {0}")]
     Key(#[from] keystore::KeyStoreError),
     /// The listen address is not loopback.
-    #[error("refusing to listen on {0}: the agent API is bound to loopback only (127.0.0.0/8 or ::1)")]
+    #[error(
+        "refusing to listen on {0}: the agent API is bound to loopback only (127.0.0.0/8 or ::1)"
+    )]
     NotLoopback(SocketAddr),
     /// Binding failed.
     #[error("cannot listen on {addr}: {source}")]
@@ -70,7 +72,10 @@ pub fn data_dir(explicit: Option<&Path>) -> Result<PathBuf, StartError> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    builder.create(&dir).map_err(|e| StartError::DataDir { path: dir.clone(), message: e.to_string() })?;
+    builder.create(&dir).map_err(|e| StartError::DataDir {
+        path: dir.clone(),
+        message: e.to_string(),
+    })?;
     Ok(dir)
 }
 
@@ -80,7 +85,9 @@ pub fn data_dir(explicit: Option<&Path>) -> Result<PathBuf, StartError> {
 /// [`StartError::Store`].
 pub fn open_store(dir: &Path) -> Result<Arc<Store>, StartError> {
     let path = dir.join(DB_FILE);
-    Store::open(&path).map(Arc::new).map_err(|source| StartError::Store { path, source })
+    Store::open(&path)
+        .map(Arc::new)
+        .map_err(|source| StartError::Store { path, source })
 }
 
 /// Loads (or creates) the approver key and names the approver: `approver` if given, else
@@ -88,7 +95,11 @@ pub fn open_store(dir: &Path) -> Result<Arc<Store>, StartError> {
 ///
 /// # Errors
 /// [`StartError::Key`].
-pub fn open_signer(dir: &Path, kind: KeyStoreKind, approver: Option<&str>) -> Result<(Signer, KeyLocation), StartError> {
+pub fn open_signer(
+    dir: &Path,
+    kind: KeyStoreKind,
+    approver: Option<&str>,
+) -> Result<(Signer, KeyLocation), StartError> {
     let (key, location) = keystore::load_or_create(dir, kind)?;
     let name = approver
         .map(str::to_owned)
@@ -106,5 +117,7 @@ pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, StartErro
     if !addr.ip().is_loopback() {
         return Err(StartError::NotLoopback(addr));
     }
-    tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
 }

@@ -58,8 +58,10 @@ impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let mut r = (self.0, Json(self.1)).into_response();
         if self.0 == StatusCode::UNAUTHORIZED {
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
         }
         r
     }
@@ -83,7 +85,10 @@ pub fn router(broker: Broker, bound: SocketAddr) -> Router {
         format!("localhost:{port}"),
         format!("[::1]:{port}"),
     ];
-    let api = Api { broker, allowed_hosts };
+    let api = Api {
+        broker,
+        allowed_hosts,
+    };
     Router::new()
         .route("/v1/health", get(health))
         .route("/v1/actions", post(submit))
@@ -122,11 +127,17 @@ async fn guard(State(api): State<Api>, req: Request, next: Next) -> Response {
         )
         .into_response();
     }
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
     if !api.allowed_hosts.iter().any(|a| a == host) {
         return HttpError::new(
             ErrorCode::Forbidden,
-            format!("Host `{host}` is not allowed; use one of {}", api.allowed_hosts.join(", ")),
+            format!(
+                "Host `{host}` is not allowed; use one of {}",
+                api.allowed_hosts.join(", ")
+            ),
         )
         .into_response();
     }
@@ -140,12 +151,18 @@ async fn not_found() -> HttpError {
 async fn method_not_allowed() -> HttpError {
     HttpError(
         StatusCode::METHOD_NOT_ALLOWED,
-        ApiError::new(ErrorCode::NotFound, "method not allowed on this route (there is no approve route)"),
+        ApiError::new(
+            ErrorCode::NotFound,
+            "method not allowed on this route (there is no approve route)",
+        ),
     )
 }
 
 async fn health() -> Json<Health> {
-    Json(Health { ok: true, version: env!("CARGO_PKG_VERSION").into() })
+    Json(Health {
+        ok: true,
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
 }
 
 async fn authenticate(api: &Api, headers: &HeaderMap) -> Result<AgentRow, HttpError> {
@@ -155,7 +172,12 @@ async fn authenticate(api: &Api, headers: &HeaderMap) -> Result<AgentRow, HttpEr
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| HttpError::new(ErrorCode::Unauthorized, "missing `Authorization: Bearer <agent token>`"))?
+        .ok_or_else(|| {
+            HttpError::new(
+                ErrorCode::Unauthorized,
+                "missing `Authorization: Bearer <agent token>`",
+            )
+        })?
         .to_owned();
     let broker = api.broker.clone();
     let agent = blocking(move || broker.authenticate(&token)).await?;
@@ -167,7 +189,12 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, HttpError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|_| HttpError::new(ErrorCode::Internal, "internal task failed; nothing was recorded"))?
+        .map_err(|_| {
+            HttpError::new(
+                ErrorCode::Internal,
+                "internal task failed; nothing was recorded",
+            )
+        })?
         .map_err(HttpError::from)
 }
 
@@ -207,7 +234,11 @@ async fn submit(State(api): State<Api>, req: Request<Body>) -> Result<Response, 
     Ok((StatusCode::CREATED, Json(submitted)).into_response())
 }
 
-async fn status(State(api): State<Api>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<ActionStatus>, HttpError> {
+async fn status(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<ActionStatus>, HttpError> {
     let agent = authenticate(&api, &headers).await?;
     let broker = api.broker.clone();
     let row = blocking(move || broker.status_for(&agent, &id)).await?;
@@ -227,19 +258,33 @@ async fn decision(
 ) -> Result<Response, HttpError> {
     let agent = authenticate(&api, &headers).await?;
     if let Some(k) = query.keys().find(|k| k.as_str() != "wait") {
-        return Err(HttpError::new(ErrorCode::BadRequest, format!("unknown query parameter `{k}`; only `wait`")));
+        return Err(HttpError::new(
+            ErrorCode::BadRequest,
+            format!("unknown query parameter `{k}`; only `wait`"),
+        ));
     }
     let wait = match query.get("wait") {
         None => 0,
-        Some(w) => w.parse::<u64>().ok().filter(|w| *w <= MAX_WAIT_S).ok_or_else(|| {
-            HttpError::new(ErrorCode::BadRequest, format!("`wait` must be whole seconds from 0 to {MAX_WAIT_S}, got `{w}`"))
-        })?,
+        Some(w) => w
+            .parse::<u64>()
+            .ok()
+            .filter(|w| *w <= MAX_WAIT_S)
+            .ok_or_else(|| {
+                HttpError::new(
+                    ErrorCode::BadRequest,
+                    format!("`wait` must be whole seconds from 0 to {MAX_WAIT_S}, got `{w}`"),
+                )
+            })?,
     };
     let response = api
         .broker
         .wait_decision(&agent, &id, Duration::from_secs(wait))
         .await
         .map_err(HttpError::from)?;
-    let code = if response.envelope.is_some() { StatusCode::OK } else { StatusCode::ACCEPTED };
+    let code = if response.envelope.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
     Ok((code, Json(response)).into_response())
 }

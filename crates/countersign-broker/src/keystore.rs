@@ -45,7 +45,9 @@ impl std::str::FromStr for KeyStoreKind {
             "auto" => Ok(KeyStoreKind::Auto),
             "keyring" => Ok(KeyStoreKind::Keyring),
             "file" => Ok(KeyStoreKind::File),
-            _ => Err(format!("key store must be auto, keyring or file, not `{s}`")),
+            _ => Err(format!(
+                "key store must be auto, keyring or file, not `{s}`"
+            )),
         }
     }
 }
@@ -110,9 +112,14 @@ struct KeyFile {
 ///
 /// # Errors
 /// [`KeyStoreError`]; nothing can be signed without a key.
-pub fn load_or_create(data_dir: &Path, kind: KeyStoreKind) -> Result<(ApproverKey, KeyLocation), KeyStoreError> {
+pub fn load_or_create(
+    data_dir: &Path,
+    kind: KeyStoreKind,
+) -> Result<(ApproverKey, KeyLocation), KeyStoreError> {
     match kind {
-        KeyStoreKind::Keyring => keyring_load_or_create(data_dir).map(|k| (k, KeyLocation::Keyring)),
+        KeyStoreKind::Keyring => {
+            keyring_load_or_create(data_dir).map(|k| (k, KeyLocation::Keyring))
+        }
         KeyStoreKind::File => file_load_or_create(data_dir),
         KeyStoreKind::Auto => {
             if data_dir.join(KEY_FILE).exists() {
@@ -130,8 +137,11 @@ pub fn load_or_create(data_dir: &Path, kind: KeyStoreKind) -> Result<(ApproverKe
 }
 
 fn keyring_entry(data_dir: &Path) -> Result<keyring::Entry, KeyStoreError> {
-    keyring::Entry::new("countersign", &format!("approver-key:{}", data_dir.display()))
-        .map_err(|e| KeyStoreError::Keyring(e.to_string()))
+    keyring::Entry::new(
+        "countersign",
+        &format!("approver-key:{}", data_dir.display()),
+    )
+    .map_err(|e| KeyStoreError::Keyring(e.to_string()))
 }
 
 fn keyring_load_or_create(data_dir: &Path) -> Result<ApproverKey, KeyStoreError> {
@@ -140,8 +150,9 @@ fn keyring_load_or_create(data_dir: &Path) -> Result<ApproverKey, KeyStoreError>
         Ok(hex_seed) => {
             let hex_seed = Zeroizing::new(hex_seed);
             let mut seed = Zeroizing::new([0u8; 32]);
-            hex::decode_to_slice(hex_seed.as_str(), seed.as_mut())
-                .map_err(|_| KeyStoreError::Keyring("stored approver key is not 32 bytes of hex".into()))?;
+            hex::decode_to_slice(hex_seed.as_str(), seed.as_mut()).map_err(|_| {
+                KeyStoreError::Keyring("stored approver key is not 32 bytes of hex".into())
+            })?;
             Ok(ApproverKey::from_seed(&seed))
         }
         Err(keyring::Error::NoEntry) => {
@@ -164,7 +175,13 @@ fn passphrase() -> Result<Zeroizing<String>, KeyStoreError> {
     Ok(p)
 }
 
-fn derive(passphrase: &str, salt: &[u8], m_kib: u32, t: u32, p: u32) -> Result<Zeroizing<[u8; 32]>, String> {
+fn derive(
+    passphrase: &str,
+    salt: &[u8],
+    m_kib: u32,
+    t: u32,
+    p: u32,
+) -> Result<Zeroizing<[u8; 32]>, String> {
     let params = Params::new(m_kib, t, p, Some(32)).map_err(|e| e.to_string())?;
     let mut out = Zeroizing::new([0u8; 32]);
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
@@ -176,18 +193,30 @@ fn derive(passphrase: &str, salt: &[u8], m_kib: u32, t: u32, p: u32) -> Result<Z
 fn file_load_or_create(data_dir: &Path) -> Result<(ApproverKey, KeyLocation), KeyStoreError> {
     let path = data_dir.join(KEY_FILE);
     let pass = passphrase()?;
-    let io = |source| KeyStoreError::Io { path: path.clone(), source };
-    let format = |message: String| KeyStoreError::Format { path: path.clone(), message };
+    let io = |source| KeyStoreError::Io {
+        path: path.clone(),
+        source,
+    };
+    let format = |message: String| KeyStoreError::Format {
+        path: path.clone(),
+        message,
+    };
     if path.exists() {
         let bytes = std::fs::read(&path).map_err(io)?;
-        let value = countersign_core::json::parse_strict(&bytes).map_err(|e| format(e.to_string()))?;
+        let value =
+            countersign_core::json::parse_strict(&bytes).map_err(|e| format(e.to_string()))?;
         let file: KeyFile = serde_json::from_value(value).map_err(|e| format(e.to_string()))?;
         if file.v != 1 || file.kdf != "argon2id" {
-            return Err(format(format!("unsupported version {} / kdf {}", file.v, file.kdf)));
+            return Err(format(format!(
+                "unsupported version {} / kdf {}",
+                file.v, file.kdf
+            )));
         }
         let salt = B64.decode(&file.salt).map_err(|e| format(e.to_string()))?;
         let nonce = B64.decode(&file.nonce).map_err(|e| format(e.to_string()))?;
-        let ct = B64.decode(&file.ciphertext).map_err(|e| format(e.to_string()))?;
+        let ct = B64
+            .decode(&file.ciphertext)
+            .map_err(|e| format(e.to_string()))?;
         if nonce.len() != 24 {
             return Err(format("nonce must be 24 bytes".into()));
         }
@@ -199,7 +228,10 @@ fn file_load_or_create(data_dir: &Path) -> Result<(ApproverKey, KeyLocation), Ke
                 .map_err(|_| KeyStoreError::Decrypt(path.clone()))?,
         );
         let seed: Zeroizing<[u8; 32]> = Zeroizing::new(
-            plain.as_slice().try_into().map_err(|_| format("seed must be 32 bytes".into()))?,
+            plain
+                .as_slice()
+                .try_into()
+                .map_err(|_| format("seed must be 32 bytes".into()))?,
         );
         let key = ApproverKey::from_seed(&seed);
         if key.key_id() != file.keyid {
@@ -261,23 +293,48 @@ mod tests {
     fn file_store_round_trips_and_refuses_wrong_passphrase_and_missing_passphrase() {
         let dir = tempfile::tempdir().unwrap();
         std::env::remove_var(PASSPHRASE_ENV);
-        assert!(matches!(file_load_or_create(dir.path()), Err(KeyStoreError::NoPassphrase)), "no passphrase: fail closed");
+        assert!(
+            matches!(
+                file_load_or_create(dir.path()),
+                Err(KeyStoreError::NoPassphrase)
+            ),
+            "no passphrase: fail closed"
+        );
         std::env::set_var(PASSPHRASE_ENV, "short");
-        assert!(matches!(file_load_or_create(dir.path()), Err(KeyStoreError::WeakPassphrase)));
+        assert!(matches!(
+            file_load_or_create(dir.path()),
+            Err(KeyStoreError::WeakPassphrase)
+        ));
         std::env::set_var(PASSPHRASE_ENV, "correct horse battery staple");
         let (created, _) = file_load_or_create(dir.path()).unwrap();
         let (loaded, _) = file_load_or_create(dir.path()).unwrap();
-        assert_eq!(created.key_id(), loaded.key_id(), "the same key must come back");
+        assert_eq!(
+            created.key_id(),
+            loaded.key_id(),
+            "the same key must come back"
+        );
         let text = std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap();
-        assert!(!text.contains(&hex::encode(created.seed().as_ref())), "the seed must not be stored in clear");
+        assert!(
+            !text.contains(&hex::encode(created.seed().as_ref())),
+            "the seed must not be stored in clear"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600, "key file must be private to its owner");
         }
         std::env::set_var(PASSPHRASE_ENV, "a different passphrase");
-        assert!(matches!(file_load_or_create(dir.path()), Err(KeyStoreError::Decrypt(_))), "wrong passphrase must fail");
+        assert!(
+            matches!(
+                file_load_or_create(dir.path()),
+                Err(KeyStoreError::Decrypt(_))
+            ),
+            "wrong passphrase must fail"
+        );
         std::env::remove_var(PASSPHRASE_ENV);
     }
 }

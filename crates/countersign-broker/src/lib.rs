@@ -16,7 +16,10 @@ pub mod keystore;
 mod usecases;
 mod webhook;
 
-pub use usecases::{Broker, BrokerConfig, BrokerError, DecisionInput, Notifier, PendingNotice, Signer};
+pub use usecases::{
+    register_agent, Broker, BrokerConfig, BrokerError, DecisionInput, LogNotifier, Notifier,
+    PendingNotice, Signer,
+};
 
 /// Now, in Unix seconds.
 pub fn now() -> i64 {

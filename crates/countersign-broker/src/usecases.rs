@@ -9,7 +9,9 @@ use countersign_core::api::{
     ActionDetail, ActionSummary, ApiError, DecisionInfo, DecisionResponse, ErrorCode, NewAgent,
     QueueEvent, Status, Submitted,
 };
-use countersign_core::decision::{Approver, DecisionBody, RiskSummary, Verdict, DECISION_LIFETIME_S};
+use countersign_core::decision::{
+    Approver, DecisionBody, RiskSummary, Verdict, DECISION_LIFETIME_S,
+};
 use countersign_core::digest::action_digest;
 use countersign_core::{review, risk, ApproverKey, RiskLevel};
 use countersign_store::{ActionRow, AgentRow, NewAction, NewDecision, Store, StoreError};
@@ -187,7 +189,9 @@ fn summary_of(row: &ActionRow) -> ActionSummary {
 fn check_agent_name(name: &str) -> Result<(), BrokerError> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
     if ok {
         Ok(())
     } else {
@@ -197,10 +201,31 @@ fn check_agent_name(name: &str) -> Result<(), BrokerError> {
     }
 }
 
+/// Registers an agent in `store` (no key needed): the token is returned once and only its
+/// hash is stored.
+///
+/// # Errors
+/// [`BrokerError::BadRequest`] for an invalid name, [`BrokerError::Store`] with
+/// `AgentExists` if the name is taken.
+pub fn register_agent(store: &Store, name: &str) -> Result<NewAgent, BrokerError> {
+    check_agent_name(name)?;
+    let token = countersign_store::new_token();
+    store.add_agent(name, &token, now())?;
+    Ok(NewAgent {
+        name: name.into(),
+        token,
+    })
+}
+
 impl Broker {
     /// A broker over `store`, signing with `signer`. Must be called inside a tokio runtime
     /// only if webhooks or the expiry loop are used.
-    pub fn new(store: Arc<Store>, signer: Signer, notifier: Arc<dyn Notifier>, config: BrokerConfig) -> Broker {
+    pub fn new(
+        store: Arc<Store>,
+        signer: Signer,
+        notifier: Arc<dyn Notifier>,
+        config: BrokerConfig,
+    ) -> Broker {
         let (events, _) = broadcast::channel(1024);
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
@@ -236,7 +261,10 @@ impl Broker {
 
     /// The approver's public identity: (name, key id).
     pub fn approver(&self) -> (String, String) {
-        (self.inner.signer.name.clone(), self.inner.signer.key.key_id())
+        (
+            self.inner.signer.name.clone(),
+            self.inner.signer.key.key_id(),
+        )
     }
 
     /// Subscribes to queue changes.
@@ -246,7 +274,11 @@ impl Broker {
 
     fn publish(&self, id: &str, status: Status) {
         let pending = self.inner.store.pending_count().unwrap_or(0);
-        let event = QueueEvent { id: id.into(), status, pending };
+        let event = QueueEvent {
+            id: id.into(),
+            status,
+            pending,
+        };
         self.inner.notifier.queue_changed(&event);
         let _ = self.inner.events.send(event);
     }
@@ -256,10 +288,7 @@ impl Broker {
     /// # Errors
     /// [`BrokerError::BadRequest`] for an invalid name, a conflict if it exists.
     pub fn add_agent(&self, name: &str) -> Result<NewAgent, BrokerError> {
-        check_agent_name(name)?;
-        let token = countersign_store::new_token();
-        self.inner.store.add_agent(name, &token, now())?;
-        Ok(NewAgent { name: name.into(), token })
+        register_agent(&self.inner.store, name)
     }
 
     /// The agent a bearer token belongs to.
@@ -339,7 +368,13 @@ impl Broker {
     /// # Errors
     /// Store errors.
     pub fn list(&self, limit: u32) -> Result<Vec<ActionSummary>, BrokerError> {
-        Ok(self.inner.store.actions(limit)?.iter().map(summary_of).collect())
+        Ok(self
+            .inner
+            .store
+            .actions(limit)?
+            .iter()
+            .map(summary_of)
+            .collect())
     }
 
     /// Everything the detail view shows.
@@ -347,7 +382,11 @@ impl Broker {
     /// # Errors
     /// [`BrokerError::NotFound`]; store errors.
     pub fn detail(&self, id: &str) -> Result<ActionDetail, BrokerError> {
-        let row = self.inner.store.action(id)?.ok_or_else(|| BrokerError::NotFound(id.into()))?;
+        let row = self
+            .inner
+            .store
+            .action(id)?
+            .ok_or_else(|| BrokerError::NotFound(id.into()))?;
         let decision = self.inner.store.decision(id)?.map(|d| DecisionInfo {
             verdict: d.verdict,
             reason: d.reason,
@@ -374,8 +413,17 @@ impl Broker {
     /// # Errors
     /// [`BrokerError::Conflict`] (digest differs, already decided), [`BrokerError::Expired`],
     /// [`BrokerError::BadRequest`] (empty or over-long reason), [`BrokerError::NotFound`].
-    pub fn decide(&self, id: &str, shown_digest: &str, input: DecisionInput) -> Result<DecisionInfo, BrokerError> {
-        let row = self.inner.store.action(id)?.ok_or_else(|| BrokerError::NotFound(id.into()))?;
+    pub fn decide(
+        &self,
+        id: &str,
+        shown_digest: &str,
+        input: DecisionInput,
+    ) -> Result<DecisionInfo, BrokerError> {
+        let row = self
+            .inner
+            .store
+            .action(id)?
+            .ok_or_else(|| BrokerError::NotFound(id.into()))?;
         if row.action_digest != shown_digest {
             return Err(BrokerError::Conflict(format!(
                 "the draft shown ({shown_digest}) is not the stored draft ({}); reload it",
@@ -383,7 +431,10 @@ impl Broker {
             )));
         }
         if row.status != Status::Pending {
-            return Err(BrokerError::Conflict(format!("draft {id} is already {}", row.status.as_str())));
+            return Err(BrokerError::Conflict(format!(
+                "draft {id} is already {}",
+                row.status.as_str()
+            )));
         }
         let t = now();
         if t >= row.expires_at {
@@ -395,10 +446,14 @@ impl Broker {
             DecisionInput::Reject { reason } => {
                 let reason = reason.trim().to_string();
                 if reason.is_empty() {
-                    return Err(BrokerError::BadRequest("a rejection needs a reason the agent can act on".into()));
+                    return Err(BrokerError::BadRequest(
+                        "a rejection needs a reason the agent can act on".into(),
+                    ));
                 }
                 if reason.chars().count() > MAX_REASON_CHARS {
-                    return Err(BrokerError::BadRequest(format!("reason is over {MAX_REASON_CHARS} characters")));
+                    return Err(BrokerError::BadRequest(format!(
+                        "reason is over {MAX_REASON_CHARS} characters"
+                    )));
                 }
                 (Status::Rejected, Verdict::Rejected, Some(reason))
             }
@@ -424,32 +479,47 @@ impl Broker {
             agent: row.agent.clone(),
             action: row.action.clone(),
             action_digest: row.action_digest.clone(),
-            approver: Approver { keyid: signer.key.key_id(), name: signer.name.clone() },
-            risk: RiskSummary { score: row.risk.score, level: row.risk.level },
+            approver: Approver {
+                keyid: signer.key.key_id(),
+                name: signer.name.clone(),
+            },
+            risk: RiskSummary {
+                score: row.risk.score,
+                level: row.risk.level,
+            },
             iat: t,
             exp: t + DECISION_LIFETIME_S,
             jti: uuid::Uuid::new_v4().to_string(),
         };
         let envelope = body.sign(&signer.key);
-        self.inner.store.record_decision(&NewDecision {
-            action_id: &row.id,
-            shown_digest: &row.action_digest,
-            status,
-            verdict,
-            reason: reason.as_deref(),
-            approver: &signer.name,
-            keyid: &body.approver.keyid,
-            jti: &body.jti,
-            envelope: &envelope,
-            decided_at: t,
-        })
-        .map_err(|e| match e {
-            StoreError::NotPending { id, status } => BrokerError::Conflict(format!("draft {id} is already {status}")),
-            other => BrokerError::Store(other),
-        })?;
+        self.inner
+            .store
+            .record_decision(&NewDecision {
+                action_id: &row.id,
+                shown_digest: &row.action_digest,
+                status,
+                verdict,
+                reason: reason.as_deref(),
+                approver: &signer.name,
+                keyid: &body.approver.keyid,
+                jti: &body.jti,
+                envelope: &envelope,
+                decided_at: t,
+            })
+            .map_err(|e| match e {
+                StoreError::NotPending { id, status } => {
+                    BrokerError::Conflict(format!("draft {id} is already {status}"))
+                }
+                other => BrokerError::Store(other),
+            })?;
         self.publish(&row.id, status);
         if let Some(url) = &row.callback_url {
-            crate::webhook::spawn_delivery(self.clone(), row.id.clone(), url.clone(), envelope.clone());
+            crate::webhook::spawn_delivery(
+                self.clone(),
+                row.id.clone(),
+                url.clone(),
+                envelope.clone(),
+            );
         }
         Ok(DecisionInfo {
             verdict,
@@ -517,7 +587,12 @@ impl Broker {
     ///
     /// # Errors
     /// [`BrokerError::NotFound`]; store errors.
-    pub async fn wait_decision(&self, agent: &AgentRow, id: &str, wait: Duration) -> Result<DecisionResponse, BrokerError> {
+    pub async fn wait_decision(
+        &self,
+        agent: &AgentRow,
+        id: &str,
+        wait: Duration,
+    ) -> Result<DecisionResponse, BrokerError> {
         let mut events = self.subscribe();
         let deadline = tokio::time::Instant::now() + wait;
         loop {
@@ -528,10 +603,15 @@ impl Broker {
             }
             if row.status != Status::Pending {
                 let envelope = self.inner.store.decision(id)?.map(|d| d.envelope);
-                return Ok(DecisionResponse { id: id.into(), status: row.status, envelope });
+                return Ok(DecisionResponse {
+                    id: id.into(),
+                    status: row.status,
+                    envelope,
+                });
             }
             let until_expiry = Duration::from_secs((row.expires_at - now()).max(0) as u64);
-            let sleep_until = deadline.min(tokio::time::Instant::now() + until_expiry + Duration::from_millis(50));
+            let sleep_until = deadline
+                .min(tokio::time::Instant::now() + until_expiry + Duration::from_millis(50));
             loop {
                 match tokio::time::timeout_at(sleep_until, events.recv()).await {
                     Err(_) => break,
@@ -547,7 +627,11 @@ impl Broker {
                     Status::Pending => None,
                     _ => self.inner.store.decision(id)?.map(|d| d.envelope),
                 };
-                return Ok(DecisionResponse { id: id.into(), status: row.status, envelope });
+                return Ok(DecisionResponse {
+                    id: id.into(),
+                    status: row.status,
+                    envelope,
+                });
             }
         }
     }

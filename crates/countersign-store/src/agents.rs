@@ -38,7 +38,9 @@ impl Store {
         let mut conn = self.write();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let exists: Option<String> = tx
-            .query_row("SELECT id FROM agents WHERE name = ?1", [name], |r| r.get(0))
+            .query_row("SELECT id FROM agents WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
             .optional()?;
         if exists.is_some() {
             return Err(StoreError::AgentExists(name.into()));
@@ -85,8 +87,9 @@ impl Store {
     /// SQLite errors.
     pub fn agents(&self) -> Result<Vec<AgentRow>> {
         let conn = self.read();
-        let mut stmt =
-            conn.prepare("SELECT id, name, created_at FROM agents WHERE revoked_at IS NULL ORDER BY name")?;
+        let mut stmt = conn.prepare(
+            "SELECT id, name, created_at FROM agents WHERE revoked_at IS NULL ORDER BY name",
+        )?;
         let rows = stmt.query_map([], |r| {
             Ok(AgentRow {
                 id: r.get(0)?,

@@ -61,7 +61,14 @@ pub struct AuditRow {
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-fn row_hash(prev: &str, seq: i64, at: i64, event: &str, action_id: Option<&str>, detail: &Value) -> String {
+fn row_hash(
+    prev: &str,
+    seq: i64,
+    at: i64,
+    event: &str,
+    action_id: Option<&str>,
+    detail: &Value,
+) -> String {
     let body = serde_json::json!({
         "seq": seq, "at": at, "event": event, "action_id": action_id, "detail": detail,
     });
@@ -80,9 +87,11 @@ pub(crate) fn append(
     detail: &Value,
 ) -> Result<()> {
     let last: Option<(i64, String)> = tx
-        .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()?;
     let (seq, prev) = match last {
         Some((s, h)) => (s + 1, h),
@@ -101,7 +110,13 @@ impl Store {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn audit(&self, at: i64, event: AuditEvent, action_id: Option<&str>, detail: &Value) -> Result<()> {
+    pub fn audit(
+        &self,
+        at: i64,
+        event: AuditEvent,
+        action_id: Option<&str>,
+        detail: &Value,
+    ) -> Result<()> {
         let mut conn = self.write();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         append(&tx, at, event, action_id, detail)?;
@@ -137,7 +152,15 @@ impl Store {
                 column: "detail_json",
                 message: e.to_string(),
             })?;
-            out.push(AuditRow { seq, at, event, action_id, detail, prev_hash, hash });
+            out.push(AuditRow {
+                seq,
+                at,
+                event,
+                action_id,
+                detail,
+                prev_hash,
+                hash,
+            });
         }
         Ok(out)
     }
@@ -149,7 +172,14 @@ impl Store {
     pub fn verify_audit_chain(&self) -> Result<Option<i64>> {
         let mut prev = GENESIS.to_string();
         for (expected_seq, row) in (1..).zip(self.audit_rows()?) {
-            let hash = row_hash(&prev, row.seq, row.at, &row.event, row.action_id.as_deref(), &row.detail);
+            let hash = row_hash(
+                &prev,
+                row.seq,
+                row.at,
+                &row.event,
+                row.action_id.as_deref(),
+                &row.detail,
+            );
             if row.seq != expected_seq || row.prev_hash != prev || row.hash != hash {
                 return Ok(Some(row.seq));
             }

@@ -102,7 +102,8 @@ pub struct DecisionRow {
     pub decided_at: i64,
 }
 
-const ACTION_COLUMNS: &str = "a.id, a.agent_id, g.name, a.action_json, a.action_digest, a.risk_json, \
+const ACTION_COLUMNS: &str =
+    "a.id, a.agent_id, g.name, a.action_json, a.action_digest, a.risk_json, \
      a.status, a.callback_url, a.created_at, a.expires_at, a.decided_at";
 
 fn corrupt(column: &'static str, e: impl std::fmt::Display) -> rusqlite::Error {
@@ -161,11 +162,19 @@ impl Store {
     /// # Errors
     /// SQLite errors.
     pub fn insert_action(&self, new: &NewAction<'_>, max_pending: u32) -> Result<bool> {
-        let action_json = countersign_core::digest::canonical_json(new.action)
-            .map_err(|e| StoreError::Corrupt { table: "actions", column: "action_json", message: e.to_string() })?;
+        let action_json = countersign_core::digest::canonical_json(new.action).map_err(|e| {
+            StoreError::Corrupt {
+                table: "actions",
+                column: "action_json",
+                message: e.to_string(),
+            }
+        })?;
         let action_json = String::from_utf8_lossy(&action_json).into_owned();
-        let risk_json = serde_json::to_string(new.risk)
-            .map_err(|e| StoreError::Corrupt { table: "actions", column: "risk_json", message: e.to_string() })?;
+        let risk_json = serde_json::to_string(new.risk).map_err(|e| StoreError::Corrupt {
+            table: "actions",
+            column: "risk_json",
+            message: e.to_string(),
+        })?;
         let mut conn = self.write();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let pending: u32 = tx.query_row(
@@ -258,7 +267,11 @@ impl Store {
     /// SQLite errors.
     pub fn pending_count(&self) -> Result<u32> {
         let conn = self.read();
-        Ok(conn.query_row("SELECT COUNT(*) FROM actions WHERE status = 'pending'", [], |r| r.get(0))?)
+        Ok(conn.query_row(
+            "SELECT COUNT(*) FROM actions WHERE status = 'pending'",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
     /// Records a decision: compare-and-set the draft from `pending` (with the digest the decider
@@ -268,8 +281,11 @@ impl Store {
     /// [`StoreError::NotPending`] if it was decided meanwhile or the digest differs,
     /// [`StoreError::NotFound`] for an unknown id; SQLite errors.
     pub fn record_decision(&self, d: &NewDecision<'_>) -> Result<()> {
-        let envelope_json = serde_json::to_string(d.envelope)
-            .map_err(|e| StoreError::Corrupt { table: "decisions", column: "envelope_json", message: e.to_string() })?;
+        let envelope_json = serde_json::to_string(d.envelope).map_err(|e| StoreError::Corrupt {
+            table: "decisions",
+            column: "envelope_json",
+            message: e.to_string(),
+        })?;
         let mut conn = self.write();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let changed = tx.execute(
@@ -279,11 +295,18 @@ impl Store {
         )?;
         if changed != 1 {
             let status: Option<String> = tx
-                .query_row("SELECT status FROM actions WHERE id = ?1", [d.action_id], |r| r.get(0))
+                .query_row(
+                    "SELECT status FROM actions WHERE id = ?1",
+                    [d.action_id],
+                    |r| r.get(0),
+                )
                 .optional()?;
             return Err(match status {
                 None => StoreError::NotFound(d.action_id.into()),
-                Some(status) => StoreError::NotPending { id: d.action_id.into(), status },
+                Some(status) => StoreError::NotPending {
+                    id: d.action_id.into(),
+                    status,
+                },
             });
         }
         let verdict = match d.verdict {

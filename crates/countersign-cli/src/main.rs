@@ -1,0 +1,140 @@
+//! `countersign`: the command line.
+//!
+//! - `countersign serve`: the broker and agent API, headless (no window, no approvals: drafts
+//!   wait for an app on the same data dir, and expire with a signed rejection);
+//! - `countersign agent add NAME` / `agent list`: agent identities (token printed once);
+//! - `countersign key export-public`: the approver's public key, the trust file gates pin;
+//! - `countersign exec --action draft.json --trust approver.pub -- EXECUTOR…`: submit, wait,
+//!   verify, record single use, then run the approved action;
+//! - `countersign verify --envelope e.json --trust approver.pub`: check an envelope offline.
+//!
+//! Exit codes: 0 success; 1 not approved / verification failed / error; the executor's own code
+//! when it ran and failed; 2 bad usage (clap).
+
+mod gate_cmd;
+mod host_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use countersign_broker::keystore::KeyStoreKind;
+
+#[derive(Parser)]
+#[command(
+    name = "countersign",
+    version,
+    about = "A human between AI agents and the world: gate agent actions on signed human approval."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the broker's state lives (shared by the app and `serve`).
+#[derive(Args, Clone)]
+struct StateArgs {
+    /// Data directory (database, key file). Default: the platform data dir.
+    #[arg(long, env = "COUNTERSIGN_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Where the approver key is kept: auto, keyring or file.
+    #[arg(long, env = "COUNTERSIGN_KEY_STORE", default_value = "auto")]
+    key_store: KeyStoreKind,
+    /// Approver display name written into decisions (default: $USER).
+    #[arg(long, env = "COUNTERSIGN_APPROVER")]
+    approver: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the broker and agent API without a window.
+    Serve {
+        #[command(flatten)]
+        state: StateArgs,
+        /// Loopback address for the agent API.
+        #[arg(long, default_value = countersign_broker::host::DEFAULT_LISTEN, env = "COUNTERSIGN_LISTEN")]
+        listen: std::net::SocketAddr,
+    },
+    /// Manage agent identities.
+    Agent {
+        #[command(subcommand)]
+        command: AgentCommand,
+    },
+    /// The approver key.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Submit a draft, wait for a signed human decision, verify it, and run the approved action.
+    Exec(gate_cmd::ExecArgs),
+    /// Verify a decision envelope offline and print its body.
+    Verify(gate_cmd::VerifyArgs),
+}
+
+#[derive(Subcommand)]
+enum AgentCommand {
+    /// Create an agent identity and print its bearer token (once; only its hash is stored).
+    Add {
+        /// Agent name: 1–64 of A–Z a–z 0–9 . _ -
+        name: String,
+        #[command(flatten)]
+        state: StateArgs,
+        /// Print only the token (for scripts).
+        #[arg(long)]
+        token_only: bool,
+    },
+    /// List agents.
+    List {
+        #[command(flatten)]
+        state: StateArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Print the approver's public key as a trust file entry (JSON) for gates to pin.
+    ExportPublic {
+        #[command(flatten)]
+        state: StateArgs,
+        /// Role recorded in the entry: approver or lead.
+        #[arg(long, default_value = "approver")]
+        role: String,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("COUNTERSIGN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { state, listen } => host_cmd::serve(&state, listen),
+        Command::Agent {
+            command:
+                AgentCommand::Add {
+                    name,
+                    state,
+                    token_only,
+                },
+        } => host_cmd::agent_add(&state, &name, token_only),
+        Command::Agent {
+            command: AgentCommand::List { state },
+        } => host_cmd::agent_list(&state),
+        Command::Key {
+            command: KeyCommand::ExportPublic { state, role },
+        } => host_cmd::export_public(&state, &role),
+        Command::Exec(args) => gate_cmd::exec(args),
+        Command::Verify(args) => gate_cmd::verify(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("countersign: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Declares the app's commands to Tauri's ACL so that only capabilities can grant them
+//! (capabilities/main.json grants them to the main window only).
+
+fn main() {
+    let commands = &[
+        "list_actions",
+        "get_action",
+        "approve",
+        "reject",
+        "add_agent",
+        "app_info",
+    ];
+    if let Err(e) = tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(commands)),
+    ) {
+        panic!("tauri build step failed: {e:#}");
+    }
+}

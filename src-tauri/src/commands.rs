@@ -1,0 +1,120 @@
+//! Tauri commands: thin adapters over the broker's use cases. Each one is granted to the main
+//! window only by capabilities/main.json, and checks the calling window's label again here.
+
+use countersign_broker::{Broker, BrokerError, DecisionInput};
+use countersign_core::api::{
+    ActionDetail, ActionSummary, ApiError, AppInfo, DecisionInfo, ErrorCode, NewAgent,
+};
+use tauri::{State, WebviewWindow};
+
+use crate::AppState;
+
+/// Most queue rows sent to the window at once.
+const QUEUE_LIMIT: u32 = 500;
+
+fn main_window_only(window: &WebviewWindow) -> Result<(), ApiError> {
+    if window.label() == "main" {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "decisions are taken only in the main review window",
+        ))
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    broker: &Broker,
+    f: impl FnOnce(Broker) -> Result<T, BrokerError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let broker = broker.clone();
+    tauri::async_runtime::spawn_blocking(move || f(broker))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::Internal,
+                "internal task failed; nothing was decided",
+            )
+        })?
+        .map_err(ApiError::from)
+}
+
+/// The queue: pending drafts first, then recent decided ones.
+#[tauri::command]
+pub async fn list_actions(
+    window: WebviewWindow,
+    state: State<'_, AppState>,
+) -> Result<Vec<ActionSummary>, ApiError> {
+    main_window_only(&window)?;
+    blocking(&state.broker, |b| b.list(QUEUE_LIMIT)).await
+}
+
+/// One draft with its diff, impact, risk and decision.
+#[tauri::command]
+pub async fn get_action(
+    window: WebviewWindow,
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<ActionDetail, ApiError> {
+    main_window_only(&window)?;
+    blocking(&state.broker, move |b| b.detail(&id)).await
+}
+
+/// Approves the draft `id` as shown: `action_digest` must be the digest the window displayed.
+#[tauri::command]
+pub async fn approve(
+    window: WebviewWindow,
+    state: State<'_, AppState>,
+    id: String,
+    action_digest: String,
+) -> Result<DecisionInfo, ApiError> {
+    main_window_only(&window)?;
+    blocking(&state.broker, move |b| {
+        b.decide(&id, &action_digest, DecisionInput::Approve)
+    })
+    .await
+}
+
+/// Rejects the draft `id` with a reason the agent receives.
+#[tauri::command]
+pub async fn reject(
+    window: WebviewWindow,
+    state: State<'_, AppState>,
+    id: String,
+    action_digest: String,
+    reason: String,
+) -> Result<DecisionInfo, ApiError> {
+    main_window_only(&window)?;
+    blocking(&state.broker, move |b| {
+        b.decide(&id, &action_digest, DecisionInput::Reject { reason })
+    })
+    .await
+}
+
+/// Creates an agent identity; the token is returned once.
+#[tauri::command]
+pub async fn add_agent(
+    window: WebviewWindow,
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<NewAgent, ApiError> {
+    main_window_only(&window)?;
+    blocking(&state.broker, move |b| b.add_agent(&name)).await
+}
+
+/// What the window shows about the app.
+#[tauri::command]
+pub async fn app_info(
+    window: WebviewWindow,
+    state: State<'_, AppState>,
+) -> Result<AppInfo, ApiError> {
+    main_window_only(&window)?;
+    let (approver, keyid) = state.broker.approver();
+    Ok(AppInfo {
+        api_url: state.api_url.clone(),
+        approver,
+        keyid,
+        data_dir: state.data_dir.display().to_string(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}

@@ -1,0 +1,153 @@
+//! The Countersign desktop app: a thin Tauri shell over [`countersign_broker`].
+//!
+//! At start it opens the data dir, the store and the approver key (fail closed: no key, no app),
+//! starts the agent API on loopback, and shows the review window. New drafts raise a desktop
+//! notification (notify-rust), update the tray's pending count, and are pushed to the window
+//! as `queue-changed` events. Approve/reject are Tauri commands granted to the main window only
+//! (build.rs + capabilities/main.json) and re-checked in the broker.
+
+mod commands;
+mod notify;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use countersign_broker::host;
+use countersign_broker::keystore::KeyStoreKind;
+use countersign_broker::{Broker, BrokerConfig};
+use tauri::Manager;
+
+/// Command-line options of the app.
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "countersign-app",
+    version,
+    about = "Countersign: review and sign what your AI agents want to do."
+)]
+pub struct AppArgs {
+    /// Data directory (database, key file). Default: the platform data dir.
+    #[arg(long, env = "COUNTERSIGN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Loopback address of the agent API.
+    #[arg(long, env = "COUNTERSIGN_LISTEN", default_value = host::DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// Where the approver key is kept: auto, keyring or file.
+    #[arg(long, env = "COUNTERSIGN_KEY_STORE", default_value = "auto")]
+    pub key_store: KeyStoreKind,
+    /// Approver display name written into decisions (default: $USER).
+    #[arg(long, env = "COUNTERSIGN_APPROVER")]
+    pub approver: Option<String>,
+}
+
+/// State shared by the commands.
+pub struct AppState {
+    /// The broker.
+    pub broker: Broker,
+    /// Base URL of the agent API.
+    pub api_url: String,
+    /// Data dir.
+    pub data_dir: PathBuf,
+}
+
+// Tauri's generated context contains a `process::exit` in code we do not control.
+#[allow(clippy::disallowed_methods)]
+fn context() -> tauri::Context<tauri::Wry> {
+    tauri::generate_context!()
+}
+
+/// Runs the app; returns the process exit code.
+pub fn run() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("COUNTERSIGN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = AppArgs::parse();
+    match start(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("countersign-app: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn start(args: AppArgs) -> anyhow::Result<()> {
+    // Webview debugging switches from the environment would let another process script the
+    // review window; the app never honours them.
+    for var in [
+        "WEBKIT_INSPECTOR_SERVER",
+        "WEBKIT_INSPECTOR_HTTP_SERVER",
+        "WEBVIEW2_ADDITIONAL_BROWSER_ARGUMENTS",
+    ] {
+        std::env::remove_var(var);
+    }
+    let data_dir = host::data_dir(args.data_dir.as_deref())?;
+    let store = host::open_store(&data_dir)?;
+    let (signer, location) =
+        host::open_signer(&data_dir, args.key_store, args.approver.as_deref())?;
+    tracing::info!(data_dir = %data_dir.display(), key = ?location, "starting");
+
+    let listener = tauri::async_runtime::block_on(async {
+        let l = host::bind(args.listen).await?;
+        l.into_std().map_err(|e| anyhow::anyhow!("listener: {e}"))
+    })?;
+    let bound = listener.local_addr()?;
+    let api_url = format!("http://{bound}");
+
+    let notifier = Arc::new(notify::DesktopNotifier::default());
+    let broker = Broker::new(store, signer, notifier.clone(), BrokerConfig::default());
+
+    let app = tauri::Builder::default()
+        .invoke_handler(tauri::generate_handler![
+            commands::list_actions,
+            commands::get_action,
+            commands::approve,
+            commands::reject,
+            commands::add_agent,
+            commands::app_info,
+        ])
+        .setup({
+            let broker = broker.clone();
+            move |app| {
+                notifier.attach(app.handle().clone());
+                notify::create_tray(app.handle())?;
+                notifier.refresh_tray(broker.store().pending_count().unwrap_or(0));
+                app.manage(AppState {
+                    broker: broker.clone(),
+                    api_url: api_url.clone(),
+                    data_dir: data_dir.clone(),
+                });
+                let api_broker = broker.clone();
+                tauri::async_runtime::spawn(async move {
+                    let _expiry = api_broker.spawn_expiry_loop();
+                    let listener = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            tracing::error!("agent API listener: {e}");
+                            return;
+                        }
+                    };
+                    tracing::info!("agent API on {api_url}");
+                    if let Err(e) = countersign_broker::http::serve(
+                        listener,
+                        api_broker,
+                        std::future::pending(),
+                    )
+                    .await
+                    {
+                        tracing::error!("agent API stopped: {e}");
+                    }
+                });
+                Ok(())
+            }
+        })
+        .build(context())?;
+    app.run(|_, _| {});
+    Ok(())
+}
