@@ -1,0 +1,177 @@
+import { listen } from "@tauri-apps/api/event";
+import { useCallback, useEffect, useRef, useState } from "react";
+import type { ActionDetail } from "./bindings/ActionDetail";
+import type { ActionSummary } from "./bindings/ActionSummary";
+import type { ApiError } from "./bindings/ApiError";
+import type { AppInfo } from "./bindings/AppInfo";
+import type { QueueEvent } from "./bindings/QueueEvent";
+import { AddAgentDialog } from "./components/AddAgentDialog";
+import { Detail } from "./components/Detail";
+import { ErrorBanner } from "./components/ErrorBanner";
+import { Header } from "./components/Header";
+import { Queue } from "./components/Queue";
+import * as api from "./lib/api";
+import { ordered } from "./lib/queue";
+import { useNow } from "./lib/useNow";
+
+/** Keys typed into these go to the control, not to queue navigation. */
+function isTypingTarget(t: EventTarget | null): boolean {
+  if (!(t instanceof HTMLElement)) return false;
+  return t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName);
+}
+
+export function App() {
+  const [info, setInfo] = useState<AppInfo | null>(null);
+  const [actions, setActions] = useState<ActionSummary[] | null>(null);
+  const [openId, setOpenId] = useState<string | null>(null);
+  const [cursorId, setCursorId] = useState<string | null>(null);
+  const [detail, setDetail] = useState<ActionDetail | null>(null);
+  const [deciding, setDeciding] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [addingAgent, setAddingAgent] = useState(false);
+  const now = useNow();
+
+  const fail = useCallback((e: unknown) => setError(api.toApiError(e)), []);
+
+  // Responses can arrive out of order (events, clicks); only the latest request of each kind wins.
+  const listSeq = useRef(0);
+  const detailSeq = useRef(0);
+  const openRef = useRef<string | null>(null);
+  openRef.current = openId;
+
+  const loadList = useCallback(() => {
+    const seq = ++listSeq.current;
+    return api.listActions().then((list) => {
+      if (seq === listSeq.current) setActions(list);
+    }, fail);
+  }, [fail]);
+
+  const loadDetail = useCallback(
+    (id: string) => {
+      const seq = ++detailSeq.current;
+      return api.getAction(id).then((d) => {
+        if (seq === detailSeq.current && openRef.current === id) setDetail(d);
+      }, fail);
+    },
+    [fail],
+  );
+
+  const open = useCallback(
+    (id: string) => {
+      setCursorId(id);
+      if (openRef.current === id) return;
+      openRef.current = id;
+      setOpenId(id);
+      setDetail(null);
+      void loadDetail(id);
+    },
+    [loadDetail],
+  );
+
+  useEffect(() => {
+    api.appInfo().then(setInfo, fail);
+    void loadList();
+  }, [fail, loadList]);
+
+  // Pushed by the shell whenever a draft is submitted, decided or expires.
+  useEffect(() => {
+    let unlisten: (() => void) | undefined;
+    let gone = false;
+    listen<QueueEvent>(api.QUEUE_CHANGED, (e) => {
+      void loadList();
+      if (e.payload.id === openRef.current) void loadDetail(e.payload.id);
+    }).then((u) => {
+      if (gone) u();
+      else unlisten = u;
+    }, fail);
+    return () => {
+      gone = true;
+      unlisten?.();
+    };
+  }, [fail, loadDetail, loadList]);
+
+  const decide = useCallback(
+    (id: string, request: Promise<unknown>) => {
+      setDeciding(true);
+      request
+        .catch(fail)
+        // Whatever happened (decided, or refused because it changed meanwhile), show the truth.
+        .then(() => Promise.all([loadDetail(id), loadList()]))
+        .finally(() => setDeciding(false));
+    },
+    [fail, loadDetail, loadList],
+  );
+
+  const approve = useCallback(
+    (id: string, digest: string) => decide(id, api.approve(id, digest)),
+    [decide],
+  );
+  const reject = useCallback(
+    (id: string, digest: string, reason: string) => decide(id, api.reject(id, digest, reason)),
+    [decide],
+  );
+
+  // j/k walk the queue, Enter opens. Ignored while typing or while the dialog is open;
+  // Enter on a focused button keeps its own meaning.
+  const orderedRef = useRef<ActionSummary[]>([]);
+  orderedRef.current = actions ? ordered(actions) : [];
+  const cursorRef = useRef<string | null>(null);
+  cursorRef.current = cursorId;
+  useEffect(() => {
+    if (addingAgent) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || isTypingTarget(e.target)) return;
+      const rows = orderedRef.current;
+      if (e.key === "j" || e.key === "k") {
+        if (rows.length === 0) return;
+        e.preventDefault();
+        const at = rows.findIndex((r) => r.id === (cursorRef.current ?? openRef.current));
+        const next =
+          at < 0 ? 0 : e.key === "j" ? Math.min(rows.length - 1, at + 1) : Math.max(0, at - 1);
+        const row = rows[next];
+        if (row) setCursorId(row.id);
+      } else if (e.key === "Enter") {
+        if (e.target instanceof HTMLButtonElement || e.target instanceof HTMLAnchorElement) return;
+        const id = cursorRef.current;
+        if (id) {
+          e.preventDefault();
+          open(id);
+        }
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [addingAgent, open]);
+
+  const pending = actions ? actions.filter((a) => a.status === "pending").length : null;
+
+  return (
+    <div className="app">
+      <Header info={info} pending={pending} onAddAgent={() => setAddingAgent(true)} />
+      {error && <ErrorBanner error={error} onDismiss={() => setError(null)} />}
+      <main className="panes">
+        <Queue actions={actions} openId={openId} cursorId={cursorId} now={now} onOpen={open} />
+        <div className="detail-pane">
+          {openId === null ? (
+            <p className="empty center">Select a draft to review it.</p>
+          ) : detail === null || detail.summary.id !== openId ? (
+            <p className="empty center">Loading…</p>
+          ) : (
+            <Detail detail={detail} now={now} busy={deciding} onApprove={approve} onReject={reject} />
+          )}
+        </div>
+      </main>
+      {addingAgent && (
+        <AddAgentDialog
+          create={(name) =>
+            api.addAgent(name).catch((e: unknown) => {
+              fail(e);
+              throw e;
+            })
+          }
+          onClose={() => setAddingAgent(false)}
+        />
+      )}
+    </div>
+  );
+}

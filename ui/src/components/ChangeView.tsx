@@ -1,0 +1,51 @@
+import type { Change } from "../bindings/Change";
+import { CommandView } from "./CommandView";
+import { PrincipalTable, type GrantFlags } from "./PrincipalTable";
+import { RequestView } from "./RequestView";
+import { SafeText } from "./SafeText";
+import { TextDiffView } from "./TextDiffView";
+
+/** The change, shaped for its kind. An unknown shape is shown raw and called out. */
+export function ChangeView({ change, grantFlags }: { change: Change; grantFlags?: GrantFlags }) {
+  switch (change.type) {
+    case "text":
+      return (
+        <>
+          <p className="change-label">
+            <SafeText text={change.label} inline />
+          </p>
+          {!change.before_known && (
+            <p className="note">No current content given; shown as new.</p>
+          )}
+          <TextDiffView diff={change.diff} />
+        </>
+      );
+    case "json":
+      return (
+        <>
+          <p className="change-label">
+            Tool <code><SafeText text={change.label} inline /></code>
+          </p>
+          <TextDiffView diff={change.diff} />
+        </>
+      );
+    case "principals":
+      return <PrincipalTable diff={change.diff} flags={grantFlags} />;
+    case "command":
+      return <CommandView argv={change.argv} script={change.script} cwd={change.cwd} env={change.env} />;
+    case "request":
+      return <RequestView method={change.method} url={change.url} headers={change.headers} body={change.body} />;
+    default: {
+      // A newer shell may send a shape this UI does not know: show it, never hide it.
+      const raw = JSON.stringify(change as unknown, null, 2);
+      return (
+        <div data-testid="diff">
+          <p className="note warn">This kind of change is not understood by this version of the UI.</p>
+          <pre className="code-block">
+            <SafeText text={raw} />
+          </pre>
+        </div>
+      );
+    }
+  }
+}

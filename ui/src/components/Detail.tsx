@@ -1,0 +1,129 @@
+import { useMemo } from "react";
+import type { ActionDetail } from "../bindings/ActionDetail";
+import { grantFlags } from "../lib/grants";
+import { countHidden } from "../lib/hidden";
+import { absolute, age, untilExpiry } from "../lib/time";
+import { ChangeView } from "./ChangeView";
+import { DecidePanel } from "./DecidePanel";
+import { DecisionPanel } from "./DecisionPanel";
+import { ImpactPanel } from "./ImpactPanel";
+import { RiskBadge } from "./RiskBadge";
+import { RiskPanel } from "./RiskPanel";
+import { SafeText } from "./SafeText";
+
+type Props = {
+  detail: ActionDetail;
+  now: number;
+  busy: boolean;
+  onApprove: (id: string, actionDigest: string) => void;
+  onReject: (id: string, actionDigest: string, reason: string) => void;
+};
+
+/** Right pane: everything about one draft, and the decision controls while it is pending. */
+export function Detail({ detail, now, busy, onApprove, onReject }: Props) {
+  const s = detail.summary;
+  // Everything the agent sent: summary, target, payload and its claimed current state.
+  const hidden = useMemo(() => countHidden(detail.action), [detail.action]);
+  const flags = useMemo(() => grantFlags(detail), [detail]);
+  const pending = s.status === "pending";
+  const digest = detail.action_digest;
+
+  return (
+    <article className="detail" data-testid="detail" data-id={s.id} aria-label="Draft">
+      {hidden.total > 0 && (
+        <div className="hidden-banner" data-testid="hidden-banner">
+          ⚠ This draft contains {hidden.total} hidden character{hidden.total === 1 ? "" : "s"} (
+          {hidden.bidi} bidirectional, {hidden.invisible} invisible, {hidden.control} control). They are
+          shown as <span className="hidden-char">⟨…⟩</span> badges below.
+        </div>
+      )}
+      <header className="detail-head">
+        <RiskBadge score={s.score} level={s.level} />
+        <span className="detail-kind">{s.kind}</span>
+        <span className={`status-chip status-${s.status}`} data-testid="detail-status">
+          {s.status}
+        </span>
+        <h2 className="detail-summary">
+          <SafeText text={detail.action.summary} inline />
+        </h2>
+      </header>
+
+      <dl className="kv meta">
+        <dt>Agent</dt>
+        <dd>
+          <SafeText text={s.agent} inline />
+        </dd>
+        <dt>Kind</dt>
+        <dd>
+          <code>{detail.action.kind}</code>
+        </dd>
+        <dt>Target</dt>
+        <dd>
+          <code>
+            <SafeText text={detail.action.target} inline />
+          </code>
+        </dd>
+        <dt>Submitted</dt>
+        <dd>
+          {absolute(s.created_at)} <span className="muted">({age(now, s.created_at)})</span>
+        </dd>
+        <dt>Expires</dt>
+        <dd>
+          {absolute(s.expires_at)}
+          {pending && <span className="muted"> ({untilExpiry(now, s.expires_at)})</span>}
+        </dd>
+        {detail.callback_url !== null && (
+          <>
+            <dt>Callback</dt>
+            <dd>
+              <code>
+                <SafeText text={detail.callback_url} inline />
+              </code>
+            </dd>
+          </>
+        )}
+        <dt>Draft id</dt>
+        <dd>
+          <code>{s.id}</code>
+        </dd>
+        <dt>Action digest</dt>
+        <dd>
+          <code className="digest" data-testid="action-digest">
+            {digest}
+          </code>
+        </dd>
+      </dl>
+
+      <div className="panels">
+        <ImpactPanel items={detail.review.impact} />
+        <RiskPanel risk={detail.risk} />
+      </div>
+
+      <section className="panel change" aria-labelledby="change-h">
+        <h3 id="change-h">Change</h3>
+        <ChangeView change={detail.review.change} grantFlags={flags} />
+      </section>
+
+      {detail.decision && <DecisionPanel decision={detail.decision} />}
+      {!detail.decision && s.status === "expired" && (
+        <section className="panel decision" data-testid="decision">
+          <h3>Decision</h3>
+          <p>Expired without a decision; the agent was told it is not approved.</p>
+        </section>
+      )}
+
+      {pending && (
+        <div className="decide-bar">
+          <DecidePanel
+            key={s.id}
+            level={detail.risk.level}
+            expired={now >= s.expires_at}
+            busy={busy}
+            onApprove={() => onApprove(s.id, digest)}
+            onReject={(reason) => onReject(s.id, digest, reason)}
+          />
+        </div>
+      )}
+    </article>
+  );
+}

@@ -1,0 +1,42 @@
+import type { AppInfo } from "../bindings/AppInfo";
+
+/** `sha256:3f2a…` → `3f2a9c01b7e4`: enough to recognise a key; the full id is in the tooltip. */
+export function shortKeyId(keyid: string): string {
+  const hex = keyid.includes(":") ? keyid.slice(keyid.indexOf(":") + 1) : keyid;
+  return hex.slice(0, 12);
+}
+
+type Props = {
+  info: AppInfo | null;
+  pending: number | null;
+  onAddAgent: () => void;
+};
+
+export function Header({ info, pending, onAddAgent }: Props) {
+  return (
+    <header className="app-header">
+      <h1 className="app-name">Countersign</h1>
+      <span className="pending-pill" title="drafts waiting for a decision">
+        <span data-testid="pending-count">{pending ?? "–"}</span> pending
+      </span>
+      <div className="header-info">
+        {info ? (
+          <>
+            <span className="header-field" title={`approver key ${info.keyid}`}>
+              <span className="field-label">Approver</span> {info.approver}{" "}
+              <code className="keyid">{shortKeyId(info.keyid)}</code>
+            </span>
+            <span className="header-field" title={`data: ${info.data_dir} · version ${info.version}`}>
+              <span className="field-label">API</span> <code>{info.api_url}</code>
+            </span>
+          </>
+        ) : (
+          <span className="muted">loading…</span>
+        )}
+      </div>
+      <button type="button" className="btn" data-testid="add-agent" onClick={onAddAgent}>
+        Add agent
+      </button>
+    </header>
+  );
+}

@@ -1,0 +1,73 @@
+/**
+ * Typed wrappers over the Tauri commands (`src-tauri`). Argument keys are camelCase, as Tauri v2
+ * maps them onto the Rust snake_case parameters. Every failure rejects with an {@link ApiError}.
+ */
+import { invoke } from "@tauri-apps/api/core";
+import type { ActionDetail } from "../bindings/ActionDetail";
+import type { ActionSummary } from "../bindings/ActionSummary";
+import type { ApiError } from "../bindings/ApiError";
+import type { AppInfo } from "../bindings/AppInfo";
+import type { DecisionInfo } from "../bindings/DecisionInfo";
+import type { ErrorCode } from "../bindings/ErrorCode";
+import type { NewAgent } from "../bindings/NewAgent";
+
+const CODES: readonly ErrorCode[] = [
+  "bad_request",
+  "unauthorized",
+  "forbidden",
+  "not_found",
+  "conflict",
+  "expired",
+  "payload_too_large",
+  "unsupported_media_type",
+  "rate_limited",
+  "internal",
+];
+
+/**
+ * Turns whatever `invoke` rejected with into an `ApiError`. The shell sends `{code, message}`;
+ * anything else (a bare string from Tauri itself, e.g. a command denied by the ACL, or a JS
+ * error) keeps its text under `internal` so it is still shown.
+ */
+export function toApiError(e: unknown): ApiError {
+  if (e !== null && typeof e === "object") {
+    const o = e as Record<string, unknown>;
+    if (typeof o.message === "string") {
+      const code = CODES.includes(o.code as ErrorCode) ? (o.code as ErrorCode) : "internal";
+      return { code, message: o.message };
+    }
+  }
+  if (typeof e === "string" && e) return { code: "internal", message: e };
+  return { code: "internal", message: `unexpected error: ${String(e)}` };
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    throw toApiError(e);
+  }
+}
+
+/** All drafts, any status, newest first. */
+export const listActions = () => call<ActionSummary[]>("list_actions");
+
+/** One draft with its risk, review and decision. */
+export const getAction = (id: string) => call<ActionDetail>("get_action", { id });
+
+/** Approves the draft whose digest the reviewer saw; Rust refuses a different digest. */
+export const approve = (id: string, actionDigest: string) =>
+  call<DecisionInfo>("approve", { id, actionDigest });
+
+/** Rejects with a non-empty reason. */
+export const reject = (id: string, actionDigest: string, reason: string) =>
+  call<DecisionInfo>("reject", { id, actionDigest, reason });
+
+/** Registers an agent; its token is returned once. */
+export const addAgent = (name: string) => call<NewAgent>("add_agent", { name });
+
+/** Approver, key id, API URL, version. */
+export const appInfo = () => call<AppInfo>("app_info");
+
+/** Name of the Tauri event the shell emits with a `QueueEvent` payload. */
+export const QUEUE_CHANGED = "queue-changed";
