@@ -1,0 +1,315 @@
+import { emit } from "@tauri-apps/api/event";
+import { mockIPC } from "@tauri-apps/api/mocks";
+import { act, render, screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { beforeEach, describe, expect, it } from "vitest";
+import { App } from "./App";
+import type { ActionDetail } from "./bindings/ActionDetail";
+import type { ApiError } from "./bindings/ApiError";
+import type { AppInfo } from "./bindings/AppInfo";
+import { decision, detail, NOW } from "./test/fixtures";
+
+const INFO: AppInfo = {
+  api_url: "http://127.0.0.1:7823",
+  approver: "Ana Reviewer",
+  keyid: "sha256:9f86d081884c7d659a2feaa0c55ad015",
+  data_dir: "/home/ana/.local/share/countersign",
+  version: "0.1.0",
+};
+
+const ID = (n: number) => `00000000-0000-4000-8000-0000000000${String(n).padStart(2, "0")}`;
+
+type Call = { cmd: string; args: Record<string, unknown> };
+
+/** A stand-in for the Rust shell: a store of drafts, the commands over it, and a call log. */
+class FakeShell {
+  calls: Call[] = [];
+  drafts = new Map<string, ActionDetail>();
+  /** Commands that fail with this error instead of answering. */
+  failures = new Map<string, ApiError>();
+  /** Commands whose answer waits until released. */
+  held = new Map<string, () => void>();
+  holdNext = new Set<string>();
+
+  constructor(...details: ActionDetail[]) {
+    for (const d of details) this.drafts.set(d.summary.id, d);
+  }
+
+  install() {
+    mockIPC((cmd, raw) => this.handle(cmd, (raw ?? {}) as Record<string, unknown>), { shouldMockEvents: true });
+  }
+
+  callsOf(cmd: string) {
+    return this.calls.filter((c) => c.cmd === cmd);
+  }
+
+  private async handle(cmd: string, args: Record<string, unknown>): Promise<unknown> {
+    this.calls.push({ cmd, args });
+    if (this.holdNext.delete(cmd)) await new Promise<void>((r) => this.held.set(cmd, r));
+    const failure = this.failures.get(cmd);
+    if (failure) throw failure;
+    switch (cmd) {
+      case "app_info":
+        return INFO;
+      case "list_actions":
+        return [...this.drafts.values()].map((d) => d.summary).sort((a, b) => b.created_at - a.created_at);
+      case "get_action": {
+        const d = this.drafts.get(args.id as string);
+        if (!d) throw { code: "not_found", message: "no such draft" } satisfies ApiError;
+        return d;
+      }
+      case "approve":
+      case "reject": {
+        const d = this.drafts.get(args.id as string)!;
+        if (args.actionDigest !== d.action_digest) throw { code: "conflict", message: "digest mismatch" } satisfies ApiError;
+        const info = decision({
+          verdict: cmd === "approve" ? "approved" : "rejected",
+          reason: cmd === "reject" ? (args.reason as string) : null,
+        });
+        this.drafts.set(d.summary.id, {
+          ...d,
+          summary: { ...d.summary, status: info.verdict },
+          decision: info,
+        });
+        return info;
+      }
+      case "add_agent":
+        return { name: args.name, token: "cs_TESTTOKENabcdefghijklmnopqrstuvwxyz0123456" };
+      default:
+        throw new Error(`unexpected command ${cmd}`);
+    }
+  }
+}
+
+const low = detail({ id: ID(1), score: 10, level: "low", agent: "docs-bot", created_at: NOW - 50, summary: "Fix a typo" });
+const high = detail({ id: ID(2), score: 70, level: "high", agent: "forum-bot", created_at: NOW - 30, summary: "Advise sharing" });
+const critical = detail({ id: ID(3), score: 95, level: "critical", agent: "ops-bot", kind: "shell.exec", created_at: NOW - 10 });
+const medium = detail({ id: ID(5), score: 40, level: "medium", agent: "mail-bot", created_at: NOW - 200 });
+const done = detail({ id: ID(4), score: 90, level: "critical", status: "rejected", created_at: NOW - 5 }, { decision: decision({ verdict: "rejected", reason: "no" }) });
+
+let shell: FakeShell;
+
+beforeEach(() => {
+  shell = new FakeShell(low, high, critical, medium, done);
+  shell.install();
+});
+
+async function renderApp() {
+  const user = userEvent.setup();
+  render(<App />);
+  await waitFor(() => expect(screen.getAllByTestId("queue-item")).toHaveLength(5));
+  return user;
+}
+
+const rowIds = () => screen.getAllByTestId("queue-item").map((r) => r.getAttribute("data-id"));
+
+async function openDraft(user: ReturnType<typeof userEvent.setup>, id: string) {
+  const row = screen.getAllByTestId("queue-item").find((r) => r.getAttribute("data-id") === id)!;
+  await user.click(row);
+  return waitFor(() => {
+    const d = screen.getByTestId("detail");
+    expect(d.getAttribute("data-id")).toBe(id);
+    return d;
+  });
+}
+
+describe("queue", () => {
+  it("lists pending drafts by risk, then decided ones, with header info and pending count", async () => {
+    await renderApp();
+    expect(rowIds(), "pending by score desc, then the decided one").toEqual([ID(3), ID(2), ID(5), ID(1), ID(4)]);
+    const rows = screen.getAllByTestId("queue-item");
+    expect(rows.map((r) => r.getAttribute("data-status"))).toEqual(["pending", "pending", "pending", "pending", "rejected"]);
+    expect(within(rows[0]!).getByText("critical")).toBeTruthy();
+    expect(screen.getByText("Decided")).toBeTruthy();
+    expect(screen.getByTestId("pending-count").textContent).toBe("4");
+    await waitFor(() => expect(screen.getByText("Ana Reviewer")).toBeTruthy());
+    expect(screen.getByText("9f86d081884c").closest("[title]")?.getAttribute("title")).toContain(INFO.keyid);
+    expect(screen.getByText(INFO.api_url)).toBeTruthy();
+  });
+
+  it("breaks score ties by age, oldest first", async () => {
+    shell = new FakeShell(
+      detail({ id: ID(10), score: 50, created_at: NOW - 10 }),
+      detail({ id: ID(11), score: 50, created_at: NOW - 100 }),
+    );
+    shell.install();
+    render(<App />);
+    await waitFor(() => expect(rowIds()).toEqual([ID(11), ID(10)]));
+  });
+
+  it("says so when nothing is pending", async () => {
+    shell = new FakeShell(done);
+    shell.install();
+    render(<App />);
+    await waitFor(() => expect(screen.getByText("No pending drafts")).toBeTruthy());
+    expect(screen.getByTestId("pending-count").textContent).toBe("0");
+  });
+
+  it("refreshes the queue and the open draft when the shell pushes queue-changed", async () => {
+    const user = await renderApp();
+    await openDraft(user, ID(2));
+    const listsBefore = shell.callsOf("list_actions").length;
+    shell.drafts.set(ID(2), { ...high, summary: { ...high.summary, status: "expired" } });
+    shell.drafts.set(ID(9), detail({ id: ID(9), score: 99, level: "critical", created_at: NOW }));
+    await act(() => emit("queue-changed", { id: ID(2), status: "expired", pending: 4 }));
+    await waitFor(() => expect(screen.getByTestId("detail-status").textContent).toBe("expired"));
+    expect(rowIds()[0], "the new draft appears at the top").toBe(ID(9));
+    expect(shell.callsOf("list_actions").length).toBe(listsBefore + 1);
+    expect(screen.queryByTestId("approve"), "no decision buttons once not pending").toBeNull();
+  });
+
+  it("moves with j/k and opens with Enter", async () => {
+    const user = await renderApp();
+    await user.keyboard("j");
+    await user.keyboard("j");
+    await user.keyboard("k");
+    await user.keyboard("j");
+    expect(screen.queryByTestId("detail"), "moving does not open").toBeNull();
+    (document.activeElement as HTMLElement | null)?.blur();
+    await user.keyboard("{Enter}");
+    await waitFor(() => expect(screen.getByTestId("detail").getAttribute("data-id")).toBe(ID(2)));
+  });
+});
+
+describe("detail", () => {
+  it("shows the draft, its impact, every risk factor, the diff and the full digest", async () => {
+    const user = await renderApp();
+    const d = await openDraft(user, ID(2));
+    expect(screen.getByTestId("detail-status").textContent).toBe("pending");
+    expect(within(d).getByText("Advise sharing")).toBeTruthy();
+    expect(screen.getByTestId("risk-score").textContent).toContain("70");
+    expect(screen.getAllByTestId("risk-factor").map((f) => f.querySelector(".factor-points")?.textContent)).toEqual(["+30", "+15"]);
+    const flagged = screen.getByTestId("impact").querySelectorAll(".impact-item.flagged");
+    expect([...flagged].map((f) => f.textContent)).toEqual(["⚠Audienceall-employees"]);
+    expect(screen.getByTestId("diff").querySelectorAll("tr.diff-added")).toHaveLength(1);
+    expect(screen.getByTestId("action-digest").textContent).toBe(high.action_digest);
+  });
+
+  it("warns about hidden characters anywhere in the action", async () => {
+    const sneaky = detail({ id: ID(7), summary: "fine\u202E" });
+    sneaky.action = { ...sneaky.action, summary: "fine\u202E", payload: { body: "a\u200Bb\u001B" } };
+    shell.drafts.set(ID(7), sneaky);
+    const user = userEvent.setup();
+    render(<App />);
+    await waitFor(() => expect(rowIds()).toContain(ID(7)));
+    await openDraft(user, ID(7));
+    expect(screen.getByTestId("hidden-banner").textContent).toContain("This draft contains 3 hidden characters");
+  });
+});
+
+describe("deciding", () => {
+  it("approves with the id and the exact digest on screen, then shows the decision", async () => {
+    const user = await renderApp();
+    await openDraft(user, ID(2));
+    await user.click(screen.getByTestId("approve"));
+    await waitFor(() => expect(screen.getByTestId("decision").textContent).toContain("approved"));
+    expect(shell.callsOf("approve").map((c) => c.args)).toEqual([{ id: ID(2), actionDigest: high.action_digest }]);
+    expect(screen.getByTestId("detail-status").textContent).toBe("approved");
+    expect(screen.getByTestId("decision").textContent).toContain("Ana");
+    expect(screen.queryByTestId("approve")).toBeNull();
+  });
+
+  it("disables the buttons while the request is in flight", async () => {
+    const user = await renderApp();
+    await openDraft(user, ID(2));
+    shell.holdNext.add("approve");
+    await user.click(screen.getByTestId("approve"));
+    await waitFor(() => expect(shell.held.has("approve")).toBe(true));
+    expect((screen.getByTestId("approve") as HTMLButtonElement).disabled).toBe(true);
+    expect((screen.getByTestId("reject") as HTMLButtonElement).disabled).toBe(true);
+    await act(async () => shell.held.get("approve")!());
+    await waitFor(() => expect(screen.getByTestId("decision")).toBeTruthy());
+    expect(shell.callsOf("approve"), "one click, one request").toHaveLength(1);
+  });
+
+  it("asks a second time before approving a critical draft", async () => {
+    const user = await renderApp();
+    await openDraft(user, ID(3));
+    await user.click(screen.getByTestId("approve"));
+    expect(shell.callsOf("approve"), "the first click only asks").toHaveLength(0);
+    expect(screen.getByText(/Approve critical-risk action\?/)).toBeTruthy();
+    await user.click(screen.getByTestId("confirm-approve"));
+    await waitFor(() => expect(screen.getByTestId("decision")).toBeTruthy());
+    expect(shell.callsOf("approve").map((c) => c.args)).toEqual([{ id: ID(3), actionDigest: critical.action_digest }]);
+  });
+
+  it("does not ask twice for a non-critical draft", async () => {
+    const user = await renderApp();
+    await openDraft(user, ID(1));
+    await user.click(screen.getByTestId("approve"));
+    expect(screen.queryByTestId("confirm-approve")).toBeNull();
+    await waitFor(() => expect(shell.callsOf("approve")).toHaveLength(1));
+  });
+
+  it("requires a reason to reject and sends it", async () => {
+    const user = await renderApp();
+    await openDraft(user, ID(2));
+    await user.click(screen.getByTestId("reject"));
+    await user.click(screen.getByTestId("confirm-reject"));
+    expect(shell.callsOf("reject"), "no reason, no request").toHaveLength(0);
+    expect(screen.getByText("A reason is required to reject.")).toBeTruthy();
+    await user.type(screen.getByTestId("reject-reason"), "   ");
+    await user.click(screen.getByTestId("confirm-reject"));
+    expect(shell.callsOf("reject"), "blank is not a reason").toHaveLength(0);
+    await user.type(screen.getByTestId("reject-reason"), "Wrong advice: never grant all-employees");
+    await user.click(screen.getByTestId("confirm-reject"));
+    await waitFor(() => expect(screen.getByTestId("decision").textContent).toContain("rejected"));
+    expect(shell.callsOf("reject").map((c) => c.args)).toEqual([
+      { id: ID(2), actionDigest: high.action_digest, reason: "Wrong advice: never grant all-employees" },
+    ]);
+    expect(screen.getByTestId("decision").textContent).toContain("Wrong advice: never grant all-employees");
+  });
+
+  it("shows an ApiError from the shell in the alert banner", async () => {
+    const user = await renderApp();
+    await openDraft(user, ID(2));
+    shell.failures.set("approve", { code: "conflict", message: "The draft changed since you opened it." });
+    await user.click(screen.getByTestId("approve"));
+    const alert = await screen.findByRole("alert");
+    expect(alert.getAttribute("data-testid")).toBe("error");
+    expect(alert.textContent).toContain("The draft changed since you opened it.");
+    expect(alert.textContent).toContain("conflict");
+    expect(screen.getByTestId("detail-status").textContent, "still pending after a refusal").toBe("pending");
+    await user.click(within(alert).getByRole("button", { name: "Dismiss error" }));
+    expect(screen.queryByRole("alert")).toBeNull();
+  });
+
+  it("shows a failure to load the queue", async () => {
+    shell.failures.set("list_actions", { code: "internal", message: "database is locked" });
+    render(<App />);
+    expect((await screen.findByTestId("error")).textContent).toContain("database is locked");
+  });
+});
+
+describe("add agent", () => {
+  it("validates the name, creates the agent and shows its token once", async () => {
+    const user = await renderApp();
+    await user.click(screen.getByTestId("add-agent"));
+    await user.type(screen.getByTestId("agent-name"), "bad name!");
+    await user.click(screen.getByTestId("create-agent"));
+    expect(shell.callsOf("add_agent"), "an invalid name is not sent").toHaveLength(0);
+    expect(screen.getByTestId("agent-name").getAttribute("aria-invalid")).toBe("true");
+    await user.clear(screen.getByTestId("agent-name"));
+    await user.type(screen.getByTestId("agent-name"), "forum-bot.v2");
+    await user.click(screen.getByTestId("create-agent"));
+    const token = await screen.findByTestId("agent-token");
+    expect(shell.callsOf("add_agent").map((c) => c.args)).toEqual([{ name: "forum-bot.v2" }]);
+    expect(token.textContent).toBe("cs_TESTTOKENabcdefghijklmnopqrstuvwxyz0123456");
+    expect(screen.getByTestId("agent-snippet").textContent).toBe(
+      "export COUNTERSIGN_TOKEN=cs_TESTTOKENabcdefghijklmnopqrstuvwxyz0123456",
+    );
+    expect(screen.getByText(/will not be shown again/)).toBeTruthy();
+    await user.click(screen.getByRole("button", { name: "Done" }));
+    expect(screen.queryByTestId("agent-token"), "closing drops the token").toBeNull();
+  });
+
+  it("shows why the agent could not be created", async () => {
+    shell.failures.set("add_agent", { code: "conflict", message: "an agent named forum-bot exists" });
+    const user = await renderApp();
+    await user.click(screen.getByTestId("add-agent"));
+    await user.type(screen.getByTestId("agent-name"), "forum-bot");
+    await user.click(screen.getByTestId("create-agent"));
+    expect((await screen.findByTestId("error")).textContent).toContain("an agent named forum-bot exists");
+    expect(screen.queryByTestId("agent-token")).toBeNull();
+  });
+});
