@@ -98,12 +98,11 @@ fn token(args: &ExecArgs) -> Result<String> {
 }
 
 fn state_dir(explicit: Option<&PathBuf>) -> Result<PathBuf> {
-    let dir = match explicit {
+    // Ledger::open_in creates the directory itself, private to its owner (0700).
+    Ok(match explicit {
         Some(d) => d.clone(),
         None => countersign_broker::host::data_dir(None)?.join("gate"),
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir)
+    })
 }
 
 pub(crate) fn exec(args: ExecArgs) -> Result<ExitCode> {

@@ -6,7 +6,10 @@ use reqwest::StatusCode;
 
 use crate::fixture::{draft, draft_json, start, start_with};
 
-async fn post_raw(f: &crate::fixture::Fixture, body: impl Into<reqwest::Body>) -> (StatusCode, ApiError) {
+async fn post_raw(
+    f: &crate::fixture::Fixture,
+    body: impl Into<reqwest::Body>,
+) -> (StatusCode, ApiError) {
     let r = f
         .raw()
         .post(format!("{}/v1/actions", f.base))
@@ -17,7 +20,10 @@ async fn post_raw(f: &crate::fixture::Fixture, body: impl Into<reqwest::Body>) -
         .await
         .unwrap();
     let status = r.status();
-    let err: ApiError = r.json().await.expect("every error is a {code, message} JSON body");
+    let err: ApiError = r
+        .json()
+        .await
+        .expect("every error is a {code, message} JSON body");
     (status, err)
 }
 
@@ -32,13 +38,25 @@ async fn submit_answers_201_with_digest_and_risk_and_the_draft_is_pending() {
         countersign_core::digest::action_digest(&draft("acl.change").action()).to_string(),
         "the digest is SHA-256 over the RFC 8785 form of the action"
     );
-    assert!(s.risk.score >= 50, "granting all-employees read on user_data is at least high risk: {:?}", s.risk);
     assert!(
-        s.risk.factors.iter().any(|x| x.reason.contains("all-employees") && x.reason.contains("user_data")),
+        s.risk.score >= 50,
+        "granting all-employees read on user_data is at least high risk: {:?}",
+        s.risk
+    );
+    assert!(
+        s.risk
+            .factors
+            .iter()
+            .any(|x| x.reason.contains("all-employees") && x.reason.contains("user_data")),
         "a factor must name the broad principal and the resource: {:?}",
         s.risk.factors
     );
-    let row = f.broker.store().action(&s.id).unwrap().expect("acknowledged means committed");
+    let row = f
+        .broker
+        .store()
+        .action(&s.id)
+        .unwrap()
+        .expect("acknowledged means committed");
     assert_eq!(row.status, Status::Pending);
 }
 
@@ -47,10 +65,24 @@ async fn a_wrong_or_missing_token_is_401() {
     let f = start().await;
     let bad = countersign_gate::Client::new(&f.base, "cs_not-a-real-token".into()).unwrap();
     let e = bad.submit(&draft("shell.exec")).await.unwrap_err();
-    assert_eq!(e.api_error().map(|a| a.code), Some(ErrorCode::Unauthorized), "{e}");
-    let r = f.raw().post(format!("{}/v1/actions", f.base)).json(&draft_json("shell.exec")).send().await.unwrap();
+    assert_eq!(
+        e.api_error().map(|a| a.code),
+        Some(ErrorCode::Unauthorized),
+        "{e}"
+    );
+    let r = f
+        .raw()
+        .post(format!("{}/v1/actions", f.base))
+        .json(&draft_json("shell.exec"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(f.broker.store().pending_count().unwrap(), 0, "nothing may be stored for a bad token");
+    assert_eq!(
+        f.broker.store().pending_count().unwrap(),
+        0,
+        "nothing may be stored for a bad token"
+    );
 }
 
 #[tokio::test]
@@ -67,23 +99,55 @@ async fn bodies_over_one_mebibyte_are_413() {
 async fn malformed_drafts_are_400_and_say_what_and_where() {
     let f = start().await;
     let cases: &[(&str, &str)] = &[
-        (r#"{"kind":"shell.exec","kind":"file.write","target":"t","summary":"s","payload":{}}"#, "duplicate key `kind`"),
-        (r#"{"kind":"shell.exec","target":"t","summary":"s","payload":{"argv":["ls"]},"extra":1}"#, "unknown field `extra`"),
-        (r#"{"kind":"db.drop","target":"t","summary":"s","payload":{}}"#, "unknown kind `db.drop`"),
-        (r#"{"kind":"shell.exec","target":"t","summary":"s","payload":{"argv":["ls"]},"expires_in_s":9007199254740993}"#, "/expires_in_s"),
-        (r#"{"kind":"shell.exec","target":"t","summary":"s","payload":{"argv":["ls"],"cmd":"x"}}"#, "(at /payload)"),
-        (r#"{"kind":"shell.exec","target":"t","summary":"s","payload":{"argv":[]}}"#, "/payload/argv"),
-        (r#"{"kind":"shell.exec","target":"t","summary":"s","payload":{"argv":["ls"]},"expires_in_s":90000}"#, "/expires_in_s"),
-        (r#"{"kind":"http.request","target":"t","summary":"s","payload":{"method":"GET","url":"file:///etc/passwd"}}"#, "/payload/url"),
+        (
+            r#"{"kind":"shell.exec","kind":"file.write","target":"t","summary":"s","payload":{}}"#,
+            "duplicate key `kind`",
+        ),
+        (
+            r#"{"kind":"shell.exec","target":"t","summary":"s","payload":{"argv":["ls"]},"extra":1}"#,
+            "unknown field `extra`",
+        ),
+        (
+            r#"{"kind":"db.drop","target":"t","summary":"s","payload":{}}"#,
+            "unknown kind `db.drop`",
+        ),
+        (
+            r#"{"kind":"shell.exec","target":"t","summary":"s","payload":{"argv":["ls"]},"expires_in_s":9007199254740993}"#,
+            "/expires_in_s",
+        ),
+        (
+            r#"{"kind":"shell.exec","target":"t","summary":"s","payload":{"argv":["ls"],"cmd":"x"}}"#,
+            "(at /payload)",
+        ),
+        (
+            r#"{"kind":"shell.exec","target":"t","summary":"s","payload":{"argv":[]}}"#,
+            "/payload/argv",
+        ),
+        (
+            r#"{"kind":"shell.exec","target":"t","summary":"s","payload":{"argv":["ls"]},"expires_in_s":90000}"#,
+            "/expires_in_s",
+        ),
+        (
+            r#"{"kind":"http.request","target":"t","summary":"s","payload":{"method":"GET","url":"file:///etc/passwd"}}"#,
+            "/payload/url",
+        ),
         (r#"{"kind":"shell.exec","#, "malformed JSON"),
     ];
     for (body, needle) in cases {
         let (status, err) = post_raw(&f, body.to_string()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(err.code, ErrorCode::BadRequest);
-        assert!(err.message.contains(needle), "message for {body} should mention {needle:?}, was: {}", err.message);
+        assert!(
+            err.message.contains(needle),
+            "message for {body} should mention {needle:?}, was: {}",
+            err.message
+        );
     }
-    assert_eq!(f.broker.store().pending_count().unwrap(), 0, "no malformed draft may be stored");
+    assert_eq!(
+        f.broker.store().pending_count().unwrap(),
+        0,
+        "no malformed draft may be stored"
+    );
 }
 
 #[tokio::test]
@@ -107,23 +171,66 @@ async fn there_is_no_route_that_approves() {
             .send()
             .await
             .unwrap();
-        assert!(matches!(r.status().as_u16(), 404 | 405), "{method} {path} answered {}", r.status());
+        assert!(
+            matches!(r.status().as_u16(), 404 | 405),
+            "{method} {path} answered {}",
+            r.status()
+        );
     }
     let status = f.client().status(&s.id).await.unwrap();
-    assert_eq!(status.status, Status::Pending, "no HTTP request may decide a draft");
+    assert_eq!(
+        status.status,
+        Status::Pending,
+        "no HTTP request may decide a draft"
+    );
 }
 
 #[tokio::test]
 async fn browser_requests_and_foreign_hosts_are_403() {
     let f = start().await;
     let url = format!("{}/v1/actions", f.base);
-    for (name, value) in [("origin", "http://evil.example"), ("sec-fetch-site", "cross-site")] {
-        let r = f.raw().post(&url).bearer_auth(&f.token).header(name, value).json(&draft_json("shell.exec")).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name} must be refused (CSRF from browsers)");
+    for (name, value) in [
+        ("origin", "http://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let r = f
+            .raw()
+            .post(&url)
+            .bearer_auth(&f.token)
+            .header(name, value)
+            .json(&draft_json("shell.exec"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "{name} must be refused (CSRF from browsers)"
+        );
     }
-    let r = f.raw().post(&url).bearer_auth(&f.token).header("host", "attacker.example:80").json(&draft_json("shell.exec")).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN, "a foreign Host must be refused (DNS rebinding)");
-    let r = f.raw().post(&url).bearer_auth(&f.token).header("content-type", "text/plain").body("{}").send().await.unwrap();
+    let r = f
+        .raw()
+        .post(&url)
+        .bearer_auth(&f.token)
+        .header("host", "attacker.example:80")
+        .json(&draft_json("shell.exec"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "a foreign Host must be refused (DNS rebinding)"
+    );
+    let r = f
+        .raw()
+        .post(&url)
+        .bearer_auth(&f.token)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(f.broker.store().pending_count().unwrap(), 0);
 }
@@ -142,7 +249,11 @@ async fn an_agent_cannot_see_another_agents_draft() {
 
 #[tokio::test]
 async fn the_pending_cap_per_agent_answers_429() {
-    let f = start_with(countersign_broker::BrokerConfig { max_pending_per_agent: 2, ..Default::default() }).await;
+    let f = start_with(countersign_broker::BrokerConfig {
+        max_pending_per_agent: 2,
+        ..Default::default()
+    })
+    .await;
     let c = f.client();
     c.submit(&draft("shell.exec")).await.unwrap();
     c.submit(&draft("shell.exec")).await.unwrap();
@@ -150,5 +261,7 @@ async fn the_pending_cap_per_agent_answers_429() {
     assert_eq!(e.api_error().map(|a| a.code), Some(ErrorCode::RateLimited));
     let other = f.broker.add_agent("a2").unwrap();
     let c2 = countersign_gate::Client::new(&f.base, other.token).unwrap();
-    c2.submit(&draft("shell.exec")).await.expect("one agent's flood must not block another agent");
+    c2.submit(&draft("shell.exec"))
+        .await
+        .expect("one agent's flood must not block another agent");
 }

@@ -31,14 +31,39 @@ async fn an_approval_reaches_the_waiting_agent_as_a_verifiable_envelope() {
         .unwrap();
     let response = waiter.await.unwrap().unwrap();
     assert_eq!(response.status, Status::Approved);
-    let envelope = response.envelope.expect("a decided draft carries its envelope");
-    let body = verify_decision(&envelope, &f.trusted, &Expectations { action_id: &s.id, agent: "a1", now: now() })
-        .expect("the envelope verifies against the pinned approver key");
+    let envelope = response
+        .envelope
+        .expect("a decided draft carries its envelope");
+    let body = verify_decision(
+        &envelope,
+        &f.trusted,
+        &Expectations {
+            action_id: &s.id,
+            agent: "a1",
+            now: now(),
+        },
+    )
+    .expect("the envelope verifies against the pinned approver key");
     assert_eq!(body.verdict, Verdict::Approved);
-    assert_eq!(body.action, draft("acl.change").action(), "the signed body carries the full action");
+    assert_eq!(
+        body.action,
+        draft("acl.change").action(),
+        "the signed body carries the full action"
+    );
     assert_eq!(body.action_digest, s.action_digest);
-    let stranger = countersign_core::TrustedKeys::from_keys(vec![seed_key(9).trusted_key("eve", "approver")]).unwrap();
-    assert!(verify_decision(&envelope, &stranger, &Expectations { action_id: &s.id, agent: "a1", now: now() }).is_err());
+    let stranger =
+        countersign_core::TrustedKeys::from_keys(vec![seed_key(9).trusted_key("eve", "approver")])
+            .unwrap();
+    assert!(verify_decision(
+        &envelope,
+        &stranger,
+        &Expectations {
+            action_id: &s.id,
+            agent: "a1",
+            now: now()
+        }
+    )
+    .is_err());
 }
 
 #[tokio::test]
@@ -56,7 +81,13 @@ async fn a_pending_long_poll_answers_202_without_an_envelope() {
     let body: countersign_core::api::DecisionResponse = r.json().await.unwrap();
     assert_eq!(body.status, Status::Pending);
     assert!(body.envelope.is_none());
-    let r = f.raw().get(format!("{}/v1/actions/{}/decision?wait=61", f.base, s.id)).bearer_auth(&f.token).send().await.unwrap();
+    let r = f
+        .raw()
+        .get(format!("{}/v1/actions/{}/decision?wait=61", f.base, s.id))
+        .bearer_auth(&f.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 400, "waits over 60 s are refused");
 }
 
@@ -64,13 +95,43 @@ async fn a_pending_long_poll_answers_202_without_an_envelope() {
 async fn a_rejection_carries_its_reason_and_needs_one() {
     let f = start().await;
     let s = f.client().submit(&draft("acl.change")).await.unwrap();
-    let err = f.broker.decide(&s.id, &s.action_digest, DecisionInput::Reject { reason: "   ".into() }).unwrap_err();
+    let err = f
+        .broker
+        .decide(
+            &s.id,
+            &s.action_digest,
+            DecisionInput::Reject {
+                reason: "   ".into(),
+            },
+        )
+        .unwrap_err();
     assert!(matches!(err, BrokerError::BadRequest(_)), "{err}");
     f.broker
-        .decide(&s.id, &s.action_digest, DecisionInput::Reject { reason: "user_data is PII; ask data-eng".into() })
+        .decide(
+            &s.id,
+            &s.action_digest,
+            DecisionInput::Reject {
+                reason: "user_data is PII; ask data-eng".into(),
+            },
+        )
         .unwrap();
-    let env = f.client().decision(&s.id, 0).await.unwrap().envelope.unwrap();
-    let e = verify_decision(&env, &f.trusted, &Expectations { action_id: &s.id, agent: "a1", now: now() }).unwrap_err();
+    let env = f
+        .client()
+        .decision(&s.id, 0)
+        .await
+        .unwrap()
+        .envelope
+        .unwrap();
+    let e = verify_decision(
+        &env,
+        &f.trusted,
+        &Expectations {
+            action_id: &s.id,
+            agent: "a1",
+            now: now(),
+        },
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("user_data is PII"), "{e}");
 }
 
@@ -79,9 +140,15 @@ async fn the_digest_shown_must_be_the_stored_digest() {
     let f = start().await;
     let s = f.client().submit(&draft("shell.exec")).await.unwrap();
     let other = countersign_core::digest::Digest::of_bytes(b"something else").to_string();
-    let err = f.broker.decide(&s.id, &other, DecisionInput::Approve).unwrap_err();
+    let err = f
+        .broker
+        .decide(&s.id, &other, DecisionInput::Approve)
+        .unwrap_err();
     assert!(matches!(err, BrokerError::Conflict(_)), "{err}");
-    assert_eq!(f.broker.store().action(&s.id).unwrap().unwrap().status, Status::Pending);
+    assert_eq!(
+        f.broker.store().action(&s.id).unwrap().unwrap().status,
+        Status::Pending
+    );
 }
 
 #[tokio::test]
@@ -96,14 +163,23 @@ async fn a_draft_is_decided_once_even_when_two_approvers_race() {
             if i % 2 == 0 {
                 b.decide(&id, &d, DecisionInput::Approve)
             } else {
-                b.decide(&id, &d, DecisionInput::Reject { reason: "no".into() })
+                b.decide(
+                    &id,
+                    &d,
+                    DecisionInput::Reject {
+                        reason: "no".into(),
+                    },
+                )
             }
         }));
     }
     let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     let wins = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(wins, 1, "exactly one decision may win: {results:?}");
-    assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| matches!(e, BrokerError::Conflict(_))));
+    assert!(results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .all(|e| matches!(e, BrokerError::Conflict(_))));
 }
 
 #[tokio::test]
@@ -114,11 +190,28 @@ async fn an_undecided_draft_expires_into_a_signed_rejection() {
     let s = f.client().submit(&d).await.unwrap();
     let r = f.client().decision(&s.id, 5).await.unwrap();
     assert_eq!(r.status, Status::Expired);
-    let env = r.envelope.expect("expiry is answered with a signed rejection");
-    let e = verify_decision(&env, &f.trusted, &Expectations { action_id: &s.id, agent: "a1", now: now() }).unwrap_err();
+    let env = r
+        .envelope
+        .expect("expiry is answered with a signed rejection");
+    let e = verify_decision(
+        &env,
+        &f.trusted,
+        &Expectations {
+            action_id: &s.id,
+            agent: "a1",
+            now: now(),
+        },
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("expired"), "{e}");
-    let err = f.broker.decide(&s.id, &s.action_digest, DecisionInput::Approve).unwrap_err();
-    assert!(matches!(err, BrokerError::Conflict(_)), "an expired draft can no longer be approved: {err}");
+    let err = f
+        .broker
+        .decide(&s.id, &s.action_digest, DecisionInput::Approve)
+        .unwrap_err();
+    assert!(
+        matches!(err, BrokerError::Conflict(_)),
+        "an expired draft can no longer be approved: {err}"
+    );
 }
 
 #[tokio::test]
@@ -145,10 +238,29 @@ async fn the_callback_url_receives_the_envelope() {
     let s = f.client().submit(&d).await.unwrap();
     let broker = f.broker.clone();
     let (id, digest) = (s.id.clone(), s.action_digest.clone());
-    tokio::task::spawn_blocking(move || broker.decide(&id, &digest, DecisionInput::Approve)).await.unwrap().unwrap();
-    let env = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("delivered in time").unwrap();
-    verify_decision(&env, &f.trusted, &Expectations { action_id: &s.id, agent: "a1", now: now() }).unwrap();
+    tokio::task::spawn_blocking(move || broker.decide(&id, &digest, DecisionInput::Approve))
+        .await
+        .unwrap()
+        .unwrap();
+    let env = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("delivered in time")
+        .unwrap();
+    verify_decision(
+        &env,
+        &f.trusted,
+        &Expectations {
+            action_id: &s.id,
+            agent: "a1",
+            now: now(),
+        },
+    )
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rows = f.broker.store().audit_rows().unwrap();
-    assert!(rows.iter().any(|r| r.event == "decision.delivery" && r.detail["status"] == 200), "each delivery attempt is audited");
+    assert!(
+        rows.iter()
+            .any(|r| r.event == "decision.delivery" && r.detail["status"] == 200),
+        "each delivery attempt is audited"
+    );
 }

@@ -44,7 +44,14 @@ pub async fn start_in(dir: tempfile::TempDir, config: BrokerConfig, fresh: bool)
     let store = Arc::new(Store::open(&dir.path().join("db.sqlite3")).unwrap());
     let key = seed_key(7);
     let trusted = TrustedKeys::from_keys(vec![key.trusted_key("ana", "approver")]).unwrap();
-    let broker = Broker::headless(store, Signer { key, name: "ana".into() }, config);
+    let broker = Broker::headless(
+        store,
+        Signer {
+            key,
+            name: "ana".into(),
+        },
+        config,
+    );
     let token = if fresh {
         broker.add_agent("a1").unwrap().token
     } else {
@@ -54,10 +61,21 @@ pub async fn start_in(dir: tempfile::TempDir, config: BrokerConfig, fresh: bool)
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(countersign_broker::http::serve(listener, broker.clone(), async {
-        let _ = stopped.await;
-    }));
-    Fixture { broker, base, token, trusted, dir, stop: Some(stop) }
+    tokio::spawn(countersign_broker::http::serve(
+        listener,
+        broker.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    Fixture {
+        broker,
+        base,
+        token,
+        trusted,
+        dir,
+        stop: Some(stop),
+    }
 }
 
 impl Fixture {

@@ -11,7 +11,11 @@ async fn pending_drafts_survive_a_restart() {
     let s = f.client().submit(&draft("acl.change")).await.unwrap();
     let dir = f.stop().await;
     let f2 = start_in(dir, BrokerConfig::default(), false).await;
-    let status = f2.client().status(&s.id).await.expect("the same token works after a restart");
+    let status = f2
+        .client()
+        .status(&s.id)
+        .await
+        .expect("the same token works after a restart");
     assert_eq!(status.status, Status::Pending);
     assert_eq!(status.action_digest, s.action_digest);
     assert_eq!(f2.broker.list(10).unwrap().len(), 1);
@@ -21,13 +25,38 @@ async fn pending_drafts_survive_a_restart() {
 async fn every_submission_and_decision_is_in_an_intact_audit_chain() {
     let f = start().await;
     let s = f.client().submit(&draft("acl.change")).await.unwrap();
-    f.broker.decide(&s.id, &s.action_digest, countersign_broker::DecisionInput::Approve).unwrap();
-    let events: Vec<String> = f.broker.store().audit_rows().unwrap().into_iter().map(|r| r.event).collect();
-    assert_eq!(events, ["agent.added", "action.submitted", "action.approved"]);
-    assert_eq!(f.broker.store().verify_audit_chain().unwrap(), None, "the chain must verify");
+    f.broker
+        .decide(
+            &s.id,
+            &s.action_digest,
+            countersign_broker::DecisionInput::Approve,
+        )
+        .unwrap();
+    let events: Vec<String> = f
+        .broker
+        .store()
+        .audit_rows()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.event)
+        .collect();
+    assert_eq!(
+        events,
+        ["agent.added", "action.submitted", "action.approved"]
+    );
+    assert_eq!(
+        f.broker.store().verify_audit_chain().unwrap(),
+        None,
+        "the chain must verify"
+    );
     {
         let conn = f.broker.store().write();
-        conn.execute("UPDATE audit SET detail_json = '{}' WHERE seq = 2", []).unwrap();
+        conn.execute("UPDATE audit SET detail_json = '{}' WHERE seq = 2", [])
+            .unwrap();
     }
-    assert_eq!(f.broker.store().verify_audit_chain().unwrap(), Some(2), "an edited row must break the chain");
+    assert_eq!(
+        f.broker.store().verify_audit_chain().unwrap(),
+        Some(2),
+        "an edited row must break the chain"
+    );
 }
