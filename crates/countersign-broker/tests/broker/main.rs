@@ -1,4 +1,5 @@
 //! The broker over real HTTP on 127.0.0.1:0, driven by the real gate client.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
 mod api;
 mod decide;
