@@ -33,6 +33,19 @@ function CopyButton({ text, label }: { text: string; label: string }) {
   );
 }
 
+/** Tab cycles within the dialog while it is open (it is modal). */
+function keepFocusInside(root: HTMLElement, e: KeyboardEvent) {
+  const focusable = [...root.querySelectorAll<HTMLElement>("button:not(:disabled), input, textarea")];
+  const first = focusable[0];
+  const last = focusable[focusable.length - 1];
+  if (!first || !last) return;
+  const active = document.activeElement;
+  if (!root.contains(active) || (e.shiftKey && active === first) || (!e.shiftKey && active === last)) {
+    e.preventDefault();
+    (e.shiftKey ? last : first).focus();
+  }
+}
+
 /**
  * Registers an agent and shows its bearer token once. The token lives only in this dialog's
  * state and is dropped when the dialog closes; the app keeps only its hash.
@@ -43,16 +56,21 @@ export function AddAgentDialog({ create, onClose }: Props) {
   const [busy, setBusy] = useState(false);
   const [agent, setAgent] = useState<NewAgent | null>(null);
   const input = useRef<HTMLInputElement>(null);
+  const modal = useRef<HTMLDivElement>(null);
   const titleId = useId();
   const nameId = useId();
 
+  // Focus the name on open; give focus back to whatever opened the dialog on close.
   useEffect(() => {
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     input.current?.focus();
+    return () => opener?.focus();
   }, []);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (e.key === "Escape" && !busy) onClose();
+      if (e.key === "Tab" && modal.current) keepFocusInside(modal.current, e);
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
@@ -79,7 +97,7 @@ export function AddAgentDialog({ create, onClose }: Props) {
 
   return (
     <div className="modal-backdrop">
-      <div className="modal" role="dialog" aria-modal="true" aria-labelledby={titleId}>
+      <div className="modal" ref={modal} role="dialog" aria-modal="true" aria-labelledby={titleId}>
         <h2 id={titleId}>Add agent</h2>
         {agent === null ? (
           <form onSubmit={submit} noValidate>

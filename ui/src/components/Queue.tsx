@@ -1,7 +1,7 @@
 import { useEffect, useRef } from "react";
 import type { ActionSummary } from "../bindings/ActionSummary";
 import { sections } from "../lib/queue";
-import { age, untilExpiry } from "../lib/time";
+import { absolute, age, timeLeft } from "../lib/time";
 import { RiskBadge } from "./RiskBadge";
 import { SafeText } from "./SafeText";
 
@@ -60,10 +60,10 @@ export function Queue({ actions, openId, cursorId, now, onOpen }: Props) {
             <SafeText text={a.agent} inline />
           </span>
           <span className="qi-kind">{a.kind}</span>
-          <span className="qi-time" title={a.status === "pending" ? untilExpiry(now, a.expires_at) : undefined}>
+          <span className="qi-time" title={`submitted ${absolute(a.created_at)}, expires ${absolute(a.expires_at)}`}>
             {a.status === "pending" ? (
               <>
-                {age(now, a.created_at)} · <span className="qi-expiry">{untilExpiry(now, a.expires_at)}</span>
+                {age(now, a.created_at)} · <span className={a.expires_at - now < 120 ? "qi-expiry soon" : "qi-expiry"}>{timeLeft(now, a.expires_at)}</span>
               </>
             ) : (
               <>

@@ -22,6 +22,12 @@ export function untilExpiry(now: number, expiresAt: number): string {
   return d <= 0 ? "expiry passed" : `expires in ${span(d)}`;
 }
 
+/** Compact form for the queue: `9m left`, or `expired`. */
+export function timeLeft(now: number, expiresAt: number): string {
+  const d = expiresAt - now;
+  return d <= 0 ? "expired" : `${span(d)} left`;
+}
+
 const pad = (n: number) => String(n).padStart(2, "0");
 
 /** Local `YYYY-MM-DD HH:MM:SS`, unambiguous across locales. */
