@@ -158,6 +158,17 @@ describe("queue", () => {
     expect(screen.queryByTestId("approve"), "no decision buttons once not pending").toBeNull();
   });
 
+  it("moves focus to the queue on j/k, so Enter never lands on a decision button", async () => {
+    const user = await renderApp();
+    await openDraft(user, ID(1));
+    screen.getByTestId("approve").focus();
+    await user.keyboard("k");
+    expect(document.activeElement?.getAttribute("data-id")).toBe(ID(5));
+    await user.keyboard("{Enter}");
+    await waitFor(() => expect(screen.getByTestId("detail").getAttribute("data-id")).toBe(ID(5)));
+    expect(shell.callsOf("approve")).toHaveLength(0);
+  });
+
   it("moves with j/k and opens with Enter", async () => {
     const user = await renderApp();
     await user.keyboard("j");
@@ -272,6 +283,24 @@ describe("deciding", () => {
     expect(screen.getByTestId("detail-status").textContent, "still pending after a refusal").toBe("pending");
     await user.click(within(alert).getByRole("button", { name: "Dismiss error" }));
     expect(screen.queryByRole("alert")).toBeNull();
+  });
+
+  it("does not offer Approve once the expiry has passed", async () => {
+    shell.drafts.set(ID(8), detail({ id: ID(8), score: 99, level: "critical", expires_at: NOW - 1 }));
+    const user = userEvent.setup();
+    render(<App />);
+    await waitFor(() => expect(rowIds()).toContain(ID(8)));
+    await openDraft(user, ID(8));
+    expect((screen.getByTestId("approve") as HTMLButtonElement).disabled).toBe(true);
+    expect(screen.getByText(/expiry has passed/)).toBeTruthy();
+  });
+
+  it("says a draft could not be loaded instead of loading forever", async () => {
+    const user = await renderApp();
+    shell.failures.set("get_action", { code: "not_found", message: "no such draft" });
+    await user.click(screen.getAllByTestId("queue-item")[0]!);
+    expect((await screen.findByTestId("error")).textContent).toContain("no such draft");
+    expect(screen.getByText(/could not be loaded/)).toBeTruthy();
   });
 
   it("shows a failure to load the queue", async () => {

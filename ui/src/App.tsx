@@ -26,6 +26,7 @@ export function App() {
   const [openId, setOpenId] = useState<string | null>(null);
   const [cursorId, setCursorId] = useState<string | null>(null);
   const [detail, setDetail] = useState<ActionDetail | null>(null);
+  const [detailFailed, setDetailFailed] = useState(false);
   const [deciding, setDeciding] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
   const [addingAgent, setAddingAgent] = useState(false);
@@ -49,9 +50,19 @@ export function App() {
   const loadDetail = useCallback(
     (id: string) => {
       const seq = ++detailSeq.current;
-      return api.getAction(id).then((d) => {
-        if (seq === detailSeq.current && openRef.current === id) setDetail(d);
-      }, fail);
+      const current = () => seq === detailSeq.current && openRef.current === id;
+      return api.getAction(id).then(
+        (d) => {
+          if (current()) {
+            setDetail(d);
+            setDetailFailed(false);
+          }
+        },
+        (e: unknown) => {
+          if (current()) setDetailFailed(true);
+          fail(e);
+        },
+      );
     },
     [fail],
   );
@@ -63,6 +74,7 @@ export function App() {
       openRef.current = id;
       setOpenId(id);
       setDetail(null);
+      setDetailFailed(false);
       void loadDetail(id);
     },
     [loadDetail],
@@ -155,7 +167,7 @@ export function App() {
           {openId === null ? (
             <p className="empty center">Select a draft to review it.</p>
           ) : detail === null || detail.summary.id !== openId ? (
-            <p className="empty center">Loading…</p>
+            <p className="empty center">{detailFailed ? "This draft could not be loaded; see the error above." : "Loading…"}</p>
           ) : (
             <Detail detail={detail} now={now} busy={deciding} onApprove={approve} onReject={reject} />
           )}

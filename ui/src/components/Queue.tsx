@@ -17,16 +17,15 @@ type Props = {
 /** Left pane: pending drafts (riskiest first), then a "Decided" section. */
 export function Queue({ actions, openId, cursorId, now, onOpen }: Props) {
   const rows = useRef(new Map<string, HTMLButtonElement>());
-  const list = useRef<HTMLElement>(null);
 
-  // Keep the keyboard cursor visible and focused (unless focus is somewhere else on purpose).
+  // Moving the cursor moves focus with it, so Enter acts on the queue, never on a decision
+  // button that happened to keep focus in the detail pane.
   useEffect(() => {
     if (!cursorId) return;
     const el = rows.current.get(cursorId);
     if (!el) return;
     el.scrollIntoView?.({ block: "nearest" });
-    const active = document.activeElement;
-    if (!active || active === document.body || list.current?.contains(active)) el.focus();
+    el.focus();
   }, [cursorId]);
 
   if (actions === null) {
@@ -82,7 +81,7 @@ export function Queue({ actions, openId, cursorId, now, onOpen }: Props) {
     </li>
   );
   return (
-    <nav className="queue" aria-label="Drafts" ref={list}>
+    <nav className="queue" aria-label="Drafts">
       <h2 className="queue-heading">
         Pending <span className="count">{pending.length}</span>
       </h2>
