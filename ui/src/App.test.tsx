@@ -205,6 +205,11 @@ describe("detail", () => {
     await waitFor(() => expect(rowIds()).toContain(ID(7)));
     await openDraft(user, ID(7));
     expect(screen.getByTestId("hidden-banner").textContent).toContain("This draft contains 3 hidden characters");
+    const row = screen.getAllByTestId("queue-item").find((r) => r.getAttribute("data-id") === ID(7))!;
+    expect(row.querySelector(".qi-hidden-flag"), "the queue row warns even when the summary is cut off").not.toBeNull();
+    expect(row.querySelector('.hidden-char[data-codepoint="U+202E"]')).not.toBeNull();
+    const clean = screen.getAllByTestId("queue-item").find((r) => r.getAttribute("data-id") === ID(1))!;
+    expect(clean.querySelector(".qi-hidden-flag")).toBeNull();
   });
 });
 

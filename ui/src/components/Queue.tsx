@@ -1,5 +1,6 @@
 import { useEffect, useRef } from "react";
 import type { ActionSummary } from "../bindings/ActionSummary";
+import { countHiddenIn } from "../lib/hidden";
 import { sections } from "../lib/queue";
 import { absolute, age, timeLeft } from "../lib/time";
 import { RiskBadge } from "./RiskBadge";
@@ -59,6 +60,11 @@ export function Queue({ actions, openId, cursorId, now, onOpen }: Props) {
             <SafeText text={a.agent} inline />
           </span>
           <span className="qi-kind">{a.kind}</span>
+          {countHiddenIn(a.agent + a.target + a.summary).total > 0 && (
+            <span className="qi-hidden-flag" title="the agent, target or summary contains hidden characters">
+              ⚠ hidden chars
+            </span>
+          )}
           <span className="qi-time" title={`submitted ${absolute(a.created_at)}, expires ${absolute(a.expires_at)}`}>
             {a.status === "pending" ? (
               <>
