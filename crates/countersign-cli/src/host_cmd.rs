@@ -66,3 +66,42 @@ pub(crate) fn export_public(state: &StateArgs, role: &str) -> Result<ExitCode> {
     println!("{}", serde_json::to_string_pretty(&entry)?);
     Ok(ExitCode::SUCCESS)
 }
+
+pub(crate) fn queue(state: &StateArgs, json: bool, pending_only: bool) -> Result<ExitCode> {
+    let dir = host::data_dir(state.data_dir.as_deref())?;
+    let store = host::open_store(&dir)?;
+    let rows: Vec<_> = store
+        .actions(1000)?
+        .into_iter()
+        .filter(|r| !pending_only || r.status == countersign_core::api::Status::Pending)
+        .collect();
+    if json {
+        let out: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.id, "agent": r.agent, "kind": r.action.kind, "target": r.action.target,
+                    "summary": r.action.summary, "status": r.status, "score": r.risk.score,
+                    "level": r.risk.level, "action_digest": r.action_digest,
+                    "created_at": r.created_at, "expires_at": r.expires_at,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        for r in &rows {
+            // Agent text is untrusted: print it escaped, so control characters cannot drive the terminal.
+            println!(
+                "{}  {:<8} {:>3} {:<8} {:<12} {:<14} {}",
+                r.id,
+                r.status.as_str(),
+                r.risk.score,
+                r.risk.level.as_str(),
+                r.agent,
+                r.action.kind.as_str(),
+                r.action.summary.escape_debug()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

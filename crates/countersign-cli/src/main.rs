@@ -3,6 +3,7 @@
 //! - `countersign serve`: the broker and agent API, headless (no window, no approvals: drafts
 //!   wait for an app on the same data dir, and expire with a signed rejection);
 //! - `countersign agent add NAME` / `agent list`: agent identities (token printed once);
+//! - `countersign queue`: the drafts waiting in the data dir (read-only);
 //! - `countersign key export-public`: the approver's public key, the trust file gates pin;
 //! - `countersign exec --action draft.json --trust approver.pub -- EXECUTOR…`: submit, wait,
 //!   verify, record single use, then run the approved action;
@@ -64,6 +65,17 @@ enum Command {
     Key {
         #[command(subcommand)]
         command: KeyCommand,
+    },
+    /// List drafts in the queue (pending first) from the data dir, read-only.
+    Queue {
+        #[command(flatten)]
+        state: StateArgs,
+        /// Print JSON (one array of queue rows) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Only pending drafts.
+        #[arg(long)]
+        pending: bool,
     },
     /// Submit a draft, wait for a signed human decision, verify it, and run the approved action.
     Exec(gate_cmd::ExecArgs),
@@ -127,6 +139,7 @@ fn main() -> ExitCode {
         Command::Key {
             command: KeyCommand::ExportPublic { state, role },
         } => host_cmd::export_public(&state, &role),
+        Command::Queue { state, json, pending } => host_cmd::queue(&state, json, pending),
         Command::Exec(args) => gate_cmd::exec(args),
         Command::Verify(args) => gate_cmd::verify(args),
     };

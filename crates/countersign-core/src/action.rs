@@ -36,7 +36,7 @@ pub const MAX_EXPIRES_IN_S: u64 = 24 * 60 * 60;
 
 /// What an action does. Serialized as the dotted names shown on each variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub enum ActionKind {
     /// `message.post`: a forum or chat post ([`MessagePostPayload`]).
     #[serde(rename = "message.post")]
@@ -98,7 +98,7 @@ impl std::fmt::Display for ActionKind {
 /// covers and what the signed decision carries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct Action {
     /// What the action does.
     pub kind: ActionKind,
@@ -117,7 +117,7 @@ pub struct Action {
 /// What an agent submits: an action plus delivery metadata. Unknown fields are refused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct Draft {
     /// See [`Action::kind`].
     pub kind: ActionKind,
@@ -262,7 +262,7 @@ pub enum Payload {
 /// being edited; absent means a new post.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct MessagePostPayload {
     /// Channel, forum or thread the post goes to, e.g. `eng-help`.
     pub channel: String,
@@ -282,7 +282,7 @@ pub struct MessagePostPayload {
 /// `/bin/sh -c`). `before` is not used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct ShellExecPayload {
     /// Program and arguments; the first element is the program.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -305,7 +305,7 @@ pub struct ShellExecPayload {
 /// `file.write` payload. `before`, when given, is the file's current content (a string).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct FileWritePayload {
     /// Path of the file to write.
     pub path: String,
@@ -316,7 +316,7 @@ pub struct FileWritePayload {
 /// One access grant: a principal and a permission on the action's resource.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct Grant {
     /// Who: a user, group or role name, e.g. `all-employees`, `user:ana@example.com`.
     pub principal: String,
@@ -328,7 +328,7 @@ pub struct Grant {
 /// is the current set of grants (an array of [`Grant`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct AclChangePayload {
     /// The resource, e.g. `analytics.user_data`.
     pub resource: String,
@@ -339,7 +339,7 @@ pub struct AclChangePayload {
 /// `http.request` payload. `before` is not used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct HttpRequestPayload {
     /// HTTP method in upper case, e.g. `POST` (RFC 9110 §9).
     pub method: String,
@@ -359,7 +359,7 @@ pub struct HttpRequestPayload {
 /// function call carries them. `before`, when given, is any JSON describing current state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct ToolCallPayload {
     /// Tool name, e.g. `github.create_issue` or `send_email`.
     pub tool: String,

@@ -28,7 +28,7 @@ pub const MAX_WAIT_S: u64 = 60;
 /// Where a draft is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub enum Status {
     /// Waiting for a human.
     Pending,
@@ -66,7 +66,7 @@ impl Status {
 
 /// `201` answer to a submission: the draft is committed and pending.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct Submitted {
     /// Draft id (UUID v4 text).
     pub id: String,
@@ -85,7 +85,7 @@ pub struct Submitted {
 
 /// `GET /v1/actions/{id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct ActionStatus {
     /// Draft id.
     pub id: String,
@@ -100,7 +100,7 @@ pub struct ActionStatus {
 
 /// `GET /v1/actions/{id}/decision`: the envelope once decided (200), `null` while pending (202).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct DecisionResponse {
     /// Draft id.
     pub id: String,
@@ -112,7 +112,7 @@ pub struct DecisionResponse {
 
 /// `GET /v1/health`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct Health {
     /// Always true when it answers.
     pub ok: bool,
@@ -123,7 +123,7 @@ pub struct Health {
 /// Error codes at the HTTP and IPC boundaries (small on purpose: the UI and agents act on them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub enum ErrorCode {
     /// 400: malformed or invalid input; the message says what and where.
     BadRequest,
@@ -150,7 +150,7 @@ pub enum ErrorCode {
 /// The one error shape: `{"code": "bad_request", "message": "…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, thiserror::Error)]
 #[error("{code:?}: {message}")]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct ApiError {
     /// What kind of error.
     pub code: ErrorCode,
@@ -170,7 +170,7 @@ impl ApiError {
 
 /// A row of the review queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct ActionSummary {
     /// Draft id.
     pub id: String,
@@ -198,7 +198,7 @@ pub struct ActionSummary {
 
 /// The decision as the app shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct DecisionInfo {
     /// Approved or rejected.
     pub verdict: Verdict,
@@ -217,7 +217,7 @@ pub struct DecisionInfo {
 
 /// Everything the detail view shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct ActionDetail {
     /// The queue row.
     pub summary: ActionSummary,
@@ -237,7 +237,7 @@ pub struct ActionDetail {
 
 /// A new agent identity: the token is shown once and only its hash is kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct NewAgent {
     /// Agent name.
     pub name: String,
@@ -247,7 +247,7 @@ pub struct NewAgent {
 
 /// What the app shows about itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct AppInfo {
     /// Base URL of the agent API, e.g. `http://127.0.0.1:7823`.
     pub api_url: String,
@@ -263,7 +263,7 @@ pub struct AppInfo {
 
 /// Pushed to the UI when the queue changes (Tauri event `queue-changed`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct QueueEvent {
     /// The draft that changed.
     pub id: String,

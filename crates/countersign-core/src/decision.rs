@@ -32,7 +32,7 @@ pub const MAX_CLOCK_SKEW_S: i64 = 60;
 /// The outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub enum Verdict {
     /// A human approved the action in `action`.
     Approved,
@@ -43,7 +43,7 @@ pub enum Verdict {
 /// Who signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct Approver {
     /// Key id of the approver's key.
     pub keyid: KeyId,
@@ -54,7 +54,7 @@ pub struct Approver {
 /// The risk as it was when the decision was taken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct RiskSummary {
     /// 0–100.
     pub score: u8,
@@ -65,7 +65,7 @@ pub struct RiskSummary {
 /// The signed body of a decision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct DecisionBody {
     /// Format version, 1.
     pub v: u32,

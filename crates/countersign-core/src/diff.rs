@@ -13,7 +13,7 @@ pub const CONTEXT_LINES: usize = 3;
 /// A line's role in a diff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub enum LineTag {
     /// Unchanged.
     Context,
@@ -25,7 +25,7 @@ pub enum LineTag {
 
 /// A run of a line's text; `emphasized` marks the words that changed within a changed line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct Segment {
     /// The text, without the line ending.
     pub text: String,
@@ -35,7 +35,7 @@ pub struct Segment {
 
 /// One line of a hunk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct DiffLine {
     /// Context, added or removed.
     pub tag: LineTag,
@@ -49,7 +49,7 @@ pub struct DiffLine {
 
 /// A group of changes with context, as in a unified diff hunk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct Hunk {
     /// The `@@ -a,b +c,d @@` header.
     pub header: String,
@@ -59,7 +59,7 @@ pub struct Hunk {
 
 /// A line diff of two texts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct TextDiff {
     /// Hunks in order; empty when the texts are equal.
     pub hunks: Vec<Hunk>,
@@ -173,7 +173,7 @@ fn range_text(r: &std::ops::Range<usize>) -> String {
 
 /// Who gains and who loses access in an `acl.change`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct PrincipalDiff {
     /// The resource.
     pub resource: String,

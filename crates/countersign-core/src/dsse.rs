@@ -17,7 +17,7 @@ use crate::keys::{ApproverKey, KeyId, TrustedKeys};
 /// A DSSE envelope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct Envelope {
     /// Standard base64 (RFC 4648 §4) of the signed body.
     pub payload: String,
@@ -31,7 +31,7 @@ pub struct Envelope {
 /// One DSSE signature.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct Signature {
     /// Hint only: the signer's key id. Never used to choose a trusted key.
     pub keyid: String,

@@ -82,7 +82,7 @@ pub fn key_id(key: &VerifyingKey) -> KeyId {
 /// One pinned public key, as `countersign key export-public` prints it (JSON object).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct TrustedKey {
     /// `sha256:<hex>` of the raw public key; checked against `public_key` on load.
     pub keyid: KeyId,

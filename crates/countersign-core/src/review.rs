@@ -10,7 +10,7 @@ use crate::diff::{PrincipalDiff, TextDiff};
 /// The change an action makes, shaped for its kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub enum Change {
     /// A text diff: a file's content, or a post's body (empty → body for a new post).
     Text {
@@ -60,7 +60,7 @@ pub enum Change {
 
 /// One line of the impact panel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct ImpactItem {
     /// What it is, e.g. `Audience`, `Gains access`.
     pub label: String,
@@ -72,7 +72,7 @@ pub struct ImpactItem {
 
 /// Change and impact of an action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct Review {
     /// The diff.
     pub change: Change,

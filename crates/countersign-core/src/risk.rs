@@ -14,7 +14,7 @@ use crate::text::count_hidden;
 /// Band of a score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub enum RiskLevel {
     /// 0–24.
     Low,
@@ -50,7 +50,7 @@ impl RiskLevel {
 
 /// One named contribution to the score.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct RiskFactor {
     /// Stable id of the detector, e.g. `access.broad_principal`.
     pub id: String,
@@ -64,7 +64,7 @@ pub struct RiskFactor {
 
 /// A scored action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[ts(export, export_to = "../../../ui/src/bindings/")]
+#[ts(export)]
 pub struct Risk {
     /// Sum of the factors' points, capped at 100.
     pub score: u8,
