@@ -33,6 +33,7 @@ export COUNTERSIGN_KEY_STORE=${COUNTERSIGN_KEY_STORE:-file}
 export COUNTERSIGN_KEY_PASSPHRASE=${COUNTERSIGN_KEY_PASSPHRASE:-countersign demo passphrase}
 export COUNTERSIGN_LISTEN=${COUNTERSIGN_LISTEN:-127.0.0.1:7823}
 export COUNTERSIGN_API=http://$COUNTERSIGN_LISTEN
+export COUNTERSIGN_APPROVER=${COUNTERSIGN_APPROVER:-$(id -un)}
 export COUNTERSIGN_LOG=${COUNTERSIGN_LOG:-info}
 cs=$root/target/debug/countersign
 app=$root/target/debug/countersign-app

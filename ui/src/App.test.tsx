@@ -171,11 +171,12 @@ describe("queue", () => {
 
   it("moves with j/k and opens with Enter", async () => {
     const user = await renderApp();
+    const top = rowIds()[0];
+    await waitFor(() => expect(screen.getByTestId("detail").getAttribute("data-id")).toBe(top));
     await user.keyboard("j");
     await user.keyboard("j");
     await user.keyboard("k");
-    await user.keyboard("j");
-    expect(screen.queryByTestId("detail"), "moving does not open").toBeNull();
+    expect(screen.getByTestId("detail").getAttribute("data-id"), "moving does not open").toBe(top);
     (document.activeElement as HTMLElement | null)?.blur();
     await user.keyboard("{Enter}");
     await waitFor(() => expect(screen.getByTestId("detail").getAttribute("data-id")).toBe(ID(2)));
@@ -300,10 +301,19 @@ describe("deciding", () => {
     expect(screen.getByText(/expiry has passed/)).toBeTruthy();
   });
 
+  it("opens the most urgent pending draft when nothing is open", async () => {
+    await renderApp();
+    const firstPending = screen
+      .getAllByTestId("queue-item")
+      .find((r) => r.getAttribute("data-status") === "pending")!;
+    await waitFor(() =>
+      expect(screen.getByTestId("detail").getAttribute("data-id")).toBe(firstPending.getAttribute("data-id")),
+    );
+  });
+
   it("says a draft could not be loaded instead of loading forever", async () => {
-    const user = await renderApp();
     shell.failures.set("get_action", { code: "not_found", message: "no such draft" });
-    await user.click(screen.getAllByTestId("queue-item")[0]!);
+    await renderApp();
     expect((await screen.findByTestId("error")).textContent).toContain("no such draft");
     expect(screen.getByText(/could not be loaded/)).toBeTruthy();
   });

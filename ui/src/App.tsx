@@ -80,6 +80,13 @@ export function App() {
     [loadDetail],
   );
 
+  // With nothing open, show the most urgent pending draft: the reviewer lands on what matters.
+  useEffect(() => {
+    if (openId !== null || !actions) return;
+    const first = ordered(actions).find((a) => a.status === "pending");
+    if (first) open(first.id);
+  }, [actions, openId, open]);
+
   useEffect(() => {
     api.appInfo().then(setInfo, fail);
     void loadList();

@@ -139,7 +139,11 @@ fn main() -> ExitCode {
         Command::Key {
             command: KeyCommand::ExportPublic { state, role },
         } => host_cmd::export_public(&state, &role),
-        Command::Queue { state, json, pending } => host_cmd::queue(&state, json, pending),
+        Command::Queue {
+            state,
+            json,
+            pending,
+        } => host_cmd::queue(&state, json, pending),
         Command::Exec(args) => gate_cmd::exec(args),
         Command::Verify(args) => gate_cmd::verify(args),
     };

@@ -212,6 +212,21 @@ fn score_payload(action: &Action, payload: &Payload, s: &mut Scorer) {
                     );
                 }
             }
+            let broad_gain = acl
+                .grants
+                .iter()
+                .position(|g| !before.contains(g) && is_broad(&g.principal));
+            if let (Some(i), Some(_)) = (broad_gain, sensitive) {
+                s.add(
+                    "access.sensitive_to_broad",
+                    15,
+                    format!(
+                        "exposes sensitive `{}` to the broad group `{}`",
+                        acl.resource, acl.grants[i].principal
+                    ),
+                    format!("/payload/grants/{i}"),
+                );
+            }
             if let Some(word) = sensitive {
                 s.add(
                     "access.sensitive_resource",

@@ -1,0 +1,13 @@
+//! countersign-core: canonical digests, DSSE envelopes, diffs, strict drafts and risk.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
+
+mod diff;
+mod digest;
+mod drafts;
+mod dsse;
+mod risk;
+
+#[allow(clippy::unwrap_used)]
+pub fn draft(value: serde_json::Value) -> countersign_core::Draft {
+    countersign_core::Draft::from_value(value).unwrap()
+}
