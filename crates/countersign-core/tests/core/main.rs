@@ -8,6 +8,7 @@ mod dsse;
 mod risk;
 
 #[allow(clippy::unwrap_used)]
+/// A draft from JSON that must be valid.
 pub fn draft(value: serde_json::Value) -> countersign_core::Draft {
     countersign_core::Draft::from_value(value).unwrap()
 }
