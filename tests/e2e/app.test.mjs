@@ -1,0 +1,316 @@
+// End-to-end: the real Countersign window (tauri-driver → WebKitWebDriver → countersign-app),
+// the real agent gate (`countersign exec`) and the real notification path (D-Bus → dunst).
+// Run through ./run.sh, which provides the display, the session bus, tauri-driver and the env.
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { remote } from "webdriverio";
+import {
+  apiGet,
+  artifact,
+  cfg,
+  cli,
+  eventually,
+  exitWithin,
+  parseNotifyCalls,
+  startGate,
+  stripAnsi,
+} from "./lib.mjs";
+
+const AGENT = "e2e-agent";
+const REJECT_REASON = "all-employees must not read analytics.user_data (e2e)";
+
+const sel = (id, extra = "") => `[data-testid="${id}"]${extra}`;
+const row = (draftId) => sel("queue-item", `[data-id="${draftId}"]`);
+
+/** @type {WebdriverIO.Browser} */
+let browser;
+let token;
+let trustPath;
+let pageMark;
+const drafts = {}; // test name -> {id, score, level}
+const gates = [];
+
+/** Runs `fn`; on failure saves a screenshot and the page source, then rethrows. */
+async function withArtifacts(name, fn) {
+  try {
+    await fn();
+  } catch (e) {
+    if (browser) {
+      try {
+        await browser.saveScreenshot(path.join(cfg.artifacts, `${name}-failure.png`));
+        artifact(`${name}-failure.html`, await browser.getPageSource());
+      } catch (shotError) {
+        artifact(`${name}-failure-screenshot-error.txt`, String(shotError));
+      }
+    }
+    throw e;
+  }
+  if (browser) await browser.saveScreenshot(path.join(cfg.artifacts, `${name}.png`)).catch(() => {});
+}
+
+async function text(selector) {
+  return (await browser.$(selector)).getText();
+}
+
+/** Texts of every element matching `selector`, in document order. */
+async function texts(selector) {
+  const out = [];
+  for (const el of await browser.$$(selector)) out.push(await el.getText());
+  return out;
+}
+
+/** Waits until the row of `draftId` shows `status` in the queue (pushed, no reload). */
+async function waitRowStatus(draftId, status, timeout = 20_000) {
+  await browser.waitUntil(
+    async () => {
+      const el = await browser.$(row(draftId));
+      return (await el.isExisting()) && (await el.getAttribute("data-status")) === status;
+    },
+    { timeout, interval: 200, timeoutMsg: `queue row ${draftId} never reached status ${status}` },
+  );
+}
+
+/** Opens the draft's row and waits for its detail view. */
+async function openDraft(draftId) {
+  await (await browser.$(row(draftId))).click();
+  await (await browser.$(sel("detail", `[data-id="${draftId}"]`))).waitForExist({
+    timeout: 15_000,
+    timeoutMsg: `detail view of ${draftId} did not open`,
+  });
+}
+
+/** The page must be the one loaded at start (the queue updates are pushed, never a reload). */
+async function assertSamePage() {
+  const mark = await browser.execute(() => window.__countersignE2eMark ?? null);
+  assert.equal(mark, pageMark, "the review page was reloaded; queue updates must be pushed to the open page");
+}
+
+function writeDraft(name, draft) {
+  const p = path.join(cfg.work, `${name}.json`);
+  writeFileSync(p, JSON.stringify(draft, null, 2));
+  return p;
+}
+
+describe("Countersign desktop app, end to end", () => {
+  before(async () => {
+    // An agent identity, created in the data dir before the app starts.
+    token = (await cli(["agent", "add", AGENT, "--token-only", "--data-dir", cfg.dataDir])).trim();
+    assert.match(token, /^cs_[A-Za-z0-9_-]{43}$/, "agent add --token-only prints just the token");
+
+    // The real window. App configuration comes from the environment run.sh exported.
+    browser = await remote({
+      hostname: "127.0.0.1",
+      port: cfg.driverPort,
+      logLevel: "warn",
+      connectionRetryTimeout: 60_000,
+      connectionRetryCount: 0,
+      capabilities: {
+        "wdio:enforceWebDriverClassic": true,
+        "tauri:options": { application: cfg.appBin },
+      },
+    });
+
+    // The embedded agent API answers once the app is up.
+    await eventually(async () => (await apiGet("/v1/health")).status === 200, {
+      timeout: 60_000,
+      what: `GET ${cfg.api}/v1/health`,
+    });
+    const health = JSON.parse((await apiGet("/v1/health")).body);
+    assert.equal(health.ok, true);
+
+    // The app created the approver key on first start; the gate pins its public half.
+    const trust = await cli(["key", "export-public", "--data-dir", cfg.dataDir]);
+    trustPath = path.join(cfg.work, "trust.json");
+    writeFileSync(trustPath, trust);
+
+    // The window has loaded its queue (empty).
+    await browser.waitUntil(async () => (await text(sel("pending-count"))) === "0", {
+      timeout: 30_000,
+      timeoutMsg: "the window never showed its (empty) queue: pending-count is not 0",
+    });
+    // The header shows the key the window signs with; it is the one just exported.
+    const keyid = JSON.parse(trust).keyid;
+    const shortId = keyid.slice(keyid.indexOf(":") + 1, keyid.indexOf(":") + 13);
+    assert.ok(
+      (await text(".app-header")).includes(shortId),
+      `the header shows approver key ${shortId}: ${await text(".app-header")}`,
+    );
+
+    pageMark = `mark-${Date.now()}-${Math.random()}`;
+    await browser.execute((m) => {
+      window.__countersignE2eMark = m;
+    }, pageMark);
+    await browser.saveScreenshot(path.join(cfg.artifacts, "0-started.png"));
+  });
+
+  after(async () => {
+    for (const g of gates) if (g.child.exitCode === null && g.child.signalCode === null) g.child.kill("SIGKILL");
+    if (browser) {
+      // Ends the session: tauri-driver closes the app.
+      await browser.deleteSession().catch(() => {});
+    }
+  });
+
+  test("A: approving in the window lets the gate run the approved command", async () => {
+    await withArtifacts("A-approve", async () => {
+      const marker = path.join(cfg.work, "A-marker");
+      const draftPath = writeDraft("draftA", {
+        kind: "shell.exec",
+        target: "host://e2e-runner",
+        summary: "Write the e2e approval marker",
+        payload: { argv: ["sh", "-c", `echo approved > ${marker}`] },
+        expires_in_s: 600,
+      });
+      const stateDir = path.join(cfg.work, "gate");
+      mkdirSync(stateDir, { recursive: true });
+
+      const gate = startGate({ draftPath, trustPath, stateDir, token });
+      gates.push(gate);
+      const submitted = await gate.submitted;
+      drafts.A = submitted;
+      assert.equal(submitted.agent, AGENT);
+
+      // The row appears while the page stays open (pushed `queue-changed`, no reload, no click).
+      await waitRowStatus(submitted.id, "pending");
+      await assertSamePage();
+      await browser.waitUntil(async () => (await text(sel("pending-count"))) === "1", {
+        timeout: 10_000,
+        timeoutMsg: "pending-count did not become 1",
+      });
+      assert.ok(!existsSync(marker), "nothing ran before the approval");
+
+      await openDraft(submitted.id);
+      assert.equal(await text(sel("detail-status")), "pending");
+      const scoreText = await text(sel("risk-score"));
+      assert.match(scoreText, new RegExp(`^${submitted.score}\\b`), `risk score shown: ${scoreText}`);
+      assert.ok((await texts(sel("risk-factor"))).length >= 1, "the risk factors are listed");
+      const diff = await text(sel("diff"));
+      assert.ok(diff.includes(`echo approved > ${marker}`), `the command is shown: ${diff}`);
+      const argv = await texts(sel("argv-item"));
+      assert.equal(argv.length, 3, `three argv items: ${JSON.stringify(argv)}`);
+
+      await (await browser.$(sel("approve"))).click();
+      const confirm = await browser.$(sel("confirm-approve"));
+      if (submitted.level === "critical") {
+        await confirm.waitForExist({ timeout: 5_000, timeoutMsg: "critical risk: confirm-approve not shown" });
+        assert.ok(!existsSync(marker), "a critical draft is not approved by the first click");
+        await confirm.click();
+      } else {
+        assert.equal(await confirm.isExisting(), false, "confirm-approve is only for critical risk");
+      }
+
+      const exit = await exitWithin(gate, 30_000, "after approval");
+      const { stderr } = gate.output();
+      assert.equal(exit.code, 0, `gate exit code after approval; stderr: ${stderr}`);
+      assert.match(stderr, new RegExp(`approved by ${cfg.approver} \\(sha256:`), "the gate names the approver");
+      assert.ok(existsSync(marker), "the approved command ran");
+      assert.equal(readFileSync(marker, "utf8"), "approved\n");
+
+      await waitRowStatus(submitted.id, "approved");
+      await browser.waitUntil(async () => (await text(sel("detail-status"))) === "approved", {
+        timeout: 10_000,
+        timeoutMsg: "the detail view did not show approved",
+      });
+      assert.match(await text(sel("decision")), /approved/);
+      assert.equal(await (await browser.$(sel("approve"))).isExisting(), false, "no approve button once decided");
+      assert.equal(await (await browser.$(sel("error"))).isExisting(), false, "no error banner");
+      await assertSamePage();
+    });
+  });
+
+  test("B: rejecting in the window makes the gate exit 3 and run nothing", async () => {
+    await withArtifacts("B-reject", async () => {
+      const marker = path.join(cfg.work, "B-marker");
+      const draftPath = writeDraft("draftB", {
+        kind: "acl.change",
+        target: "warehouse://analytics/user_data",
+        summary: "Let everyone query user_data",
+        payload: {
+          resource: "analytics.user_data",
+          grants: [
+            { principal: "data-eng", permission: "admin" },
+            { principal: "all-employees", permission: "read" },
+          ],
+        },
+        before: [{ principal: "data-eng", permission: "admin" }],
+        expires_in_s: 600,
+      });
+      const stateDir = path.join(cfg.work, "gate");
+      const gate = startGate({ draftPath, trustPath, stateDir, token, executor: ["sh", "-c", `cat > ${marker}`] });
+      gates.push(gate);
+      const submitted = await gate.submitted;
+      drafts.B = submitted;
+
+      await waitRowStatus(submitted.id, "pending");
+      await assertSamePage();
+      await openDraft(submitted.id);
+      assert.equal(await text(sel("detail-status")), "pending");
+      assert.match(await text(sel("risk-score")), new RegExp(`^${submitted.score}\\b`));
+      const factors = await texts(sel("risk-factor"));
+      assert.ok(
+        factors.some((f) => f.includes("all-employees")),
+        `a risk factor names the broad grant: ${JSON.stringify(factors)}`,
+      );
+      assert.ok((await text(sel("diff"))).includes("all-employees"), "the grant diff shows all-employees");
+      assert.ok((await text(sel("impact"))).length > 0, "the impact panel is shown");
+
+      await (await browser.$(sel("reject"))).click();
+      const reason = await browser.$(sel("reject-reason"));
+      await reason.waitForDisplayed({ timeout: 5_000 });
+      await reason.setValue(REJECT_REASON);
+      await (await browser.$(sel("confirm-reject"))).click();
+
+      const exit = await exitWithin(gate, 30_000, "after rejection");
+      const { stderr } = gate.output();
+      assert.equal(exit.code, 3, `gate exit code after rejection; stderr: ${stderr}`);
+      assert.ok(stderr.includes(REJECT_REASON), `the gate reports the reason: ${stderr}`);
+      assert.match(stderr, /Nothing was run/);
+      assert.ok(!existsSync(marker), "the executor did not run");
+
+      await waitRowStatus(submitted.id, "rejected");
+      await browser.waitUntil(async () => (await text(sel("detail-status"))) === "rejected", {
+        timeout: 10_000,
+        timeoutMsg: "the detail view did not show rejected",
+      });
+      assert.ok((await text(sel("decision"))).includes(REJECT_REASON), "the decision shows the reason");
+      assert.equal(await text(sel("pending-count")), "0");
+      assert.equal(await (await browser.$(sel("error"))).isExisting(), false, "no error banner");
+      await assertSamePage();
+
+      // The API agrees with the window.
+      const status = JSON.parse((await apiGet(`/v1/actions/${submitted.id}`, token)).body);
+      assert.equal(status.status, "rejected");
+    });
+  });
+
+  test("C: each draft raised a desktop notification naming the agent", async () => {
+    await withArtifacts("C-notify", async () => {
+      assert.ok(drafts.A && drafts.B, "tests A and B submitted their drafts");
+      const calls = await eventually(
+        () => {
+          const c = parseNotifyCalls(readFileSync(cfg.dbusLog, "utf8")).filter((n) => n.app === "Countersign");
+          return c.length >= 2 ? c : null;
+        },
+        { timeout: 10_000, what: "two Notify calls from Countersign in the D-Bus log" },
+      );
+      for (const [kind, d] of [
+        ["shell.exec", drafts.A],
+        ["acl.change", drafts.B],
+      ]) {
+        const n = calls.find((c) => c.summary.includes(`${AGENT} wants ${kind}`));
+        assert.ok(n, `a Notify call for the ${kind} draft: ${JSON.stringify(calls.map((c) => c.summary))}`);
+        assert.ok(n.summary.includes(`${d.level} risk (${d.score})`), `notification shows the risk: ${n.summary}`);
+      }
+
+      // notify-rust got an id back from the server for each draft.
+      const log = stripAnsi(readFileSync(cfg.appLog, "utf8"));
+      for (const d of [drafts.A, drafts.B]) {
+        const line = log.split("\n").find((l) => l.includes("desktop notification shown") && l.includes(d.id));
+        assert.ok(line, `app log: "desktop notification shown" for draft ${d.id}`);
+        assert.match(line, /notification_id=\d+/);
+      }
+    });
+  });
+});

@@ -1,0 +1,172 @@
+// Helpers for the end-to-end tests: configuration from run.sh's environment, child processes,
+// the agent API, polling, and failure artifacts.
+import { spawn } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import path from "node:path";
+
+function required(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run the tests through tests/e2e/run.sh`);
+  return v;
+}
+
+/** Everything run.sh exported. */
+export const cfg = {
+  appBin: required("COUNTERSIGN_APP_BIN"),
+  cliBin: required("COUNTERSIGN_CLI_BIN"),
+  work: required("E2E_WORK"),
+  artifacts: required("E2E_ARTIFACTS"),
+  driverPort: Number(required("E2E_DRIVER_PORT")),
+  apiPort: Number(required("E2E_API_PORT")),
+  dbusLog: required("E2E_DBUS_LOG"),
+  appLog: required("E2E_APP_LOG"),
+  dataDir: required("COUNTERSIGN_DATA_DIR"),
+  approver: required("COUNTERSIGN_APPROVER"),
+};
+cfg.api = `http://127.0.0.1:${cfg.apiPort}`;
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns a truthy value (returned) or `timeout` ms pass (throws `what`). */
+export async function eventually(fn, { timeout = 30_000, interval = 250, what = "condition" } = {}) {
+  const deadline = Date.now() + timeout;
+  let lastError;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      lastError = e;
+    }
+    if (Date.now() >= deadline) {
+      throw new Error(`timed out after ${timeout} ms waiting for ${what}` + (lastError ? `: ${lastError.message}` : ""));
+    }
+    await sleep(interval);
+  }
+}
+
+/** Runs a command to completion: {code, signal, stdout, stderr}. Killed after `timeout` ms. */
+export function run(cmd, args, { env = {}, timeout = 60_000, input } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeout);
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    child.stdin.end(input ?? "");
+  });
+}
+
+/** Runs the `countersign` CLI and insists on exit 0; returns stdout. */
+export async function cli(args, opts) {
+  const r = await run(cfg.cliBin, args, opts);
+  if (r.code !== 0) {
+    throw new Error(`countersign ${args.join(" ")} exited ${r.code ?? r.signal}: ${r.stderr.trim()}`);
+  }
+  return r.stdout;
+}
+
+/**
+ * Starts `countersign exec` in the background (the agent's gate). Returns
+ * `{child, submitted, exited, output()}`: `submitted` resolves with `{id, agent, score, level}`
+ * from the gate's "submitted" line, `exited` with `{code, signal}`.
+ */
+export function startGate({ draftPath, trustPath, stateDir, token, executor = [] }) {
+  const args = ["exec", "--action", draftPath, "--trust", trustPath, "--api", cfg.api, "--state-dir", stateDir, "--timeout", "240"];
+  if (executor.length) args.push("--", ...executor);
+  const child = spawn(cfg.cliBin, args, {
+    env: { ...process.env, COUNTERSIGN_TOKEN: token, COUNTERSIGN_LOG: "warn" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  let onSubmitted;
+  let onFailed;
+  const submitted = new Promise((res, rej) => {
+    onSubmitted = res;
+    onFailed = rej;
+  });
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => {
+    stderr += d;
+    const m = /draft (\S+) submitted as `([^`]+)` — risk (\d+) \((\w+)\)/.exec(stderr);
+    if (m) onSubmitted({ id: m[1], agent: m[2], score: Number(m[3]), level: m[4] });
+  });
+  const exited = new Promise((res) => {
+    child.on("close", (code, signal) => {
+      onFailed(new Error(`the gate exited (${code ?? signal}) before submitting: ${stderr.trim()}`));
+      res({ code, signal });
+    });
+  });
+  // Callers may never await `submitted` once the gate is gone.
+  submitted.catch(() => {});
+  return { child, submitted, exited, output: () => ({ stdout, stderr }) };
+}
+
+/** Resolves with `exited` or rejects after `timeout` ms (the child is then killed). */
+export async function exitWithin(gate, timeout, what) {
+  let timer;
+  const limit = new Promise((_, rej) => {
+    timer = setTimeout(() => {
+      gate.child.kill("SIGKILL");
+      rej(new Error(`${what}: the gate did not exit within ${timeout} ms; stderr: ${gate.output().stderr.trim()}`));
+    }, timeout);
+  });
+  try {
+    return await Promise.race([gate.exited, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * GET on the agent API with node:http (not fetch: fetch adds `Sec-Fetch-Mode`, which the API
+ * rightly refuses as a browser request). Resolves {status, body}.
+ */
+export function apiGet(pathname, token) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(
+      `${cfg.api}${pathname}`,
+      { headers: token ? { authorization: `Bearer ${token}` } : {}, timeout: 5_000 },
+      (res) => {
+        let body = "";
+        res.on("data", (d) => (body += d));
+        res.on("end", () => resolve({ status: res.statusCode, body }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+  });
+}
+
+/** Writes `data` under the artifacts dir. */
+export function artifact(name, data) {
+  mkdirSync(cfg.artifacts, { recursive: true });
+  const p = path.join(cfg.artifacts, name);
+  writeFileSync(p, data);
+  return p;
+}
+
+/** Removes ANSI escape sequences (log lines may be coloured). */
+export const stripAnsi = (s) => s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "");
+
+/**
+ * Parses `dbus-monitor` output into Notify calls: {app, replacesId, icon, summary, body, raw}.
+ */
+export function parseNotifyCalls(text) {
+  const blocks = text.split(/\n(?=\S)/).filter((b) => /member=Notify\b/.test(b.split("\n")[0]));
+  return blocks.map((raw) => {
+    const strings = [...raw.matchAll(/^\s+string "((?:[^"\\]|\\.)*)"/gm)].map((m) => m[1]);
+    return { app: strings[0], icon: strings[1], summary: strings[2], body: strings[3], raw };
+  });
+}
