@@ -62,7 +62,7 @@ impl World {
             base,
             token,
             dir,
-            runtime,
+            _runtime: runtime,
         }
     }
 
