@@ -6,8 +6,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { remote } from "webdriverio";
+import { execFileSync } from "node:child_process";
 import {
   apiGet,
+  apiPost,
   artifact,
   cfg,
   cli,
@@ -110,6 +112,13 @@ describe("Countersign desktop app, end to end", () => {
         "wdio:enforceWebDriverClassic": true,
         "tauri:options": { application: cfg.appBin },
       },
+    }).catch((e) => {
+      throw new Error(
+        `no WebDriver session with the app (${e.message}). WebKitWebDriver waits forever when the app ` +
+          `exits early (see the app's own error in ${path.basename(cfg.appLog)}) or when the app never ` +
+          `connects back to WebKitWebDriver's inspector server (WEBKIT_INSPECTOR_SERVER must reach the ` +
+          `webview).`,
+      );
     });
 
     // The embedded agent API answers once the app is up.
@@ -147,6 +156,12 @@ describe("Countersign desktop app, end to end", () => {
 
   after(async () => {
     for (const g of gates) if (g.child.exitCode === null && g.child.signalCode === null) g.child.kill("SIGKILL");
+    // The whole screen while the app is still open: the window and the notification bubbles.
+    try {
+      execFileSync("import", ["-window", "root", path.join(cfg.artifacts, "screen-with-app.png")], { timeout: 15_000 });
+    } catch (e) {
+      artifact("screen-with-app-error.txt", String(e));
+    }
     if (browser) {
       // Ends the session: tauri-driver closes the app.
       await browser.deleteSession().catch(() => {});
@@ -311,6 +326,86 @@ describe("Countersign desktop app, end to end", () => {
         assert.ok(line, `app log: "desktop notification shown" for draft ${d.id}`);
         assert.match(line, /notification_id=\d+/);
       }
+    });
+  });
+
+  test("D: a critical draft is approved only by a confirming second click", async () => {
+    await withArtifacts("D-critical", async () => {
+      const marker = path.join(cfg.work, "D-marker");
+      const draft = {
+        kind: "acl.change",
+        target: "warehouse://analytics/user_data",
+        summary: "Give all-employees admin on user_data",
+        payload: {
+          resource: "analytics.user_data",
+          grants: [
+            { principal: "data-eng", permission: "admin" },
+            { principal: "all-employees", permission: "admin" },
+          ],
+        },
+        before: [{ principal: "data-eng", permission: "admin" }],
+        expires_in_s: 600,
+      };
+      const draftPath = writeDraft("draftD", draft);
+      const stateDir = path.join(cfg.work, "gate");
+      // The executor receives the approved action (from the signed body) on stdin.
+      const gate = startGate({ draftPath, trustPath, stateDir, token, executor: ["sh", "-c", `cat > ${marker}`] });
+      gates.push(gate);
+      const submitted = await gate.submitted;
+      assert.equal(submitted.level, "critical", `this draft must score critical, got ${submitted.level} (${submitted.score})`);
+
+      await waitRowStatus(submitted.id, "pending");
+      await openDraft(submitted.id);
+      await (await browser.$(sel("approve"))).click();
+      const confirm = await browser.$(sel("confirm-approve"));
+      await confirm.waitForExist({ timeout: 5_000, timeoutMsg: "critical risk: confirm-approve not shown" });
+
+      // One click decided nothing.
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(JSON.parse((await apiGet(`/v1/actions/${submitted.id}`, token)).body).status, "pending");
+      assert.equal(await text(sel("detail-status")), "pending");
+      assert.equal(gate.child.exitCode, null, "the gate is still waiting");
+      assert.ok(!existsSync(marker), "nothing ran after the first click");
+
+      await confirm.click();
+      const exit = await exitWithin(gate, 30_000, "after confirmed approval");
+      const { stderr } = gate.output();
+      assert.equal(exit.code, 0, `gate exit code after confirmed approval; stderr: ${stderr}`);
+      const ran = JSON.parse(readFileSync(marker, "utf8"));
+      for (const k of ["kind", "target", "summary", "payload", "before"]) {
+        assert.deepEqual(ran[k], draft[k], `the executor got the approved action's ${k}`);
+      }
+      await waitRowStatus(submitted.id, "approved");
+      await assertSamePage();
+    });
+  });
+
+  test("E: an agent added in the window can submit with the token shown once", async () => {
+    await withArtifacts("E-add-agent", async () => {
+      await (await browser.$(sel("add-agent"))).click();
+      const name = await browser.$(sel("agent-name"));
+      await name.waitForDisplayed({ timeout: 5_000 });
+      await name.setValue("e2e-ui-agent");
+      await (await browser.$(sel("create-agent"))).click();
+      const tokenEl = await browser.$(sel("agent-token"));
+      await tokenEl.waitForDisplayed({ timeout: 10_000, timeoutMsg: "the new agent's token was not shown" });
+      const uiToken = (await tokenEl.getText()).trim();
+      assert.match(uiToken, /^cs_[A-Za-z0-9_-]{43}$/);
+      await (await browser.$("button=Done")).click();
+      await (await browser.$(sel("agent-token"))).waitForExist({ reverse: true, timeout: 5_000 });
+
+      const r = await apiPost("/v1/actions", uiToken, {
+        kind: "message.post",
+        target: "forum://eng/questions",
+        summary: "Answer from the UI-created agent",
+        payload: { channel: "eng/questions", body: "Hello from e2e" },
+      });
+      assert.equal(r.status, 201, `submission with the UI token: ${r.body}`);
+      const sub = JSON.parse(r.body);
+      assert.equal(sub.agent, "e2e-ui-agent");
+      await waitRowStatus(sub.id, "pending");
+      assert.ok((await text(row(sub.id))).includes("e2e-ui-agent"), "the row names the new agent");
+      await assertSamePage();
     });
   });
 });

@@ -149,6 +149,33 @@ export function apiGet(pathname, token) {
   });
 }
 
+/** POST JSON on the agent API (node:http, see {@link apiGet}). Resolves {status, body}. */
+export function apiPost(pathname, token, json) {
+  const data = Buffer.from(JSON.stringify(json));
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${cfg.api}${pathname}`,
+      {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": "application/json",
+          "content-length": data.length,
+        },
+        timeout: 5_000,
+      },
+      (res) => {
+        let body = "";
+        res.on("data", (d) => (body += d));
+        res.on("end", () => resolve({ status: res.statusCode, body }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end(data);
+  });
+}
+
 /** Writes `data` under the artifacts dir. */
 export function artifact(name, data) {
   mkdirSync(cfg.artifacts, { recursive: true });
