@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Sets up what is missing and runs every test of Countersign (what CI runs via .ci/run):
+#   formatting, lints, the UI's type check and unit tests, the Rust test suites (core, store,
+#   broker over real HTTP, gate, CLI against a real broker), the drift check of the generated
+#   TypeScript bindings, the end-to-end tests of the real window under Xvfb, the headless demo,
+#   and a short run of the API benchmark.
+# Ends with one line "tests: N passed, M failed" counting Rust, UI and end-to-end tests.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+bash scripts/setup.sh --test
+. scripts/lib.sh
+logs=$(mktemp -d)
+step() { say "$1"; }
+
+step "format: cargo fmt --check"
+cargo fmt --all -- --check
+
+step "UI: type check, unit tests, build"
+(cd ui && npm run typecheck --silent && npx vitest run 2>&1 | tee "$logs/vitest.log" && npm run build --silent)
+
+step "lint: cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "Rust tests (regenerates ui/src/bindings)"
+INSTA_UPDATE=no cargo test --workspace 2>&1 | tee "$logs/cargo.log"
+
+step "generated TypeScript bindings match the Rust types"
+if [ -n "$(git status --porcelain -- ui/src/bindings)" ]; then
+  git status --short -- ui/src/bindings
+  git --no-pager diff --stat -- ui/src/bindings
+  echo "test.sh: ui/src/bindings drifted from the Rust types: run cargo test and commit the result" >&2
+  exit 1
+fi
+
+step "build the app and the CLI"
+bash scripts/build.sh
+
+step "end-to-end tests in the real window"
+bash tests/e2e/run.sh 2>&1 | tee "$logs/e2e.log"
+
+step "headless demo: the forum incident waits for a human"
+bash scripts/demo.sh --headless 2>&1 | grep -v "^dbus-daemon" | tail -n 14
+
+step "benchmark (short run)"
+COUNTERSIGN_BENCH_SUBMISSIONS=50 COUNTERSIGN_BENCH_DECISIONS=20 cargo bench --quiet -p countersign-broker --bench api
+
+count() { # sums the first number of each match of regex $1 in file $2
+  sed 's/\x1b\[[0-9;]*m//g' "$2" | grep -Eo "$1" | grep -Eo '[0-9]+' | head -n 1000 | awk '{s+=$1} END {print s+0}'
+}
+rust_pass=$(count 'test result: [a-zA-Z]+\. [0-9]+ passed' "$logs/cargo.log")
+rust_fail=$(count '[0-9]+ failed;' "$logs/cargo.log")
+ui_pass=$(count 'Tests +[0-9]+ passed' "$logs/vitest.log")
+e2e_pass=$(count '^# pass [0-9]+' "$logs/e2e.log")
+e2e_fail=$(count '^# fail [0-9]+' "$logs/e2e.log")
+echo "rust ${rust_pass}, ui ${ui_pass}, end-to-end ${e2e_pass}"
+echo "tests: $((rust_pass + ui_pass + e2e_pass)) passed, $((rust_fail + e2e_fail)) failed"
