@@ -16,7 +16,8 @@
 #
 # It starts ONE `xvfb-run … dbus-run-session` holding: dunst (notification server), dbus-monitor
 # recording Notify calls, and tauri-driver (which spawns WebKitWebDriver, which spawns the app).
-# `npm test` then drives the window. Logs and screenshots land in <repo>/.e2e-artifacts/.
+# `npm test` then drives the window. Logs and screenshots land in <repo>/.e2e-artifacts/<run>/
+# (<repo>/.e2e-artifacts/latest is the newest run).
 # Every process started here carries COUNTERSIGN_E2E_RUN=<id> in its environment; at the end the
 # ones still alive are killed by pid (and only those).
 #
@@ -157,10 +158,30 @@ if [[ ! -d "$HERE/node_modules/webdriverio" ]]; then
 fi
 
 RUN_ID="$(date +%Y%m%d%H%M%S)-$$"
+# One directory per run (runs may overlap), `latest` pointing at this one; the 5 newest are kept.
+ARTIFACTS_ROOT="$REPO/.e2e-artifacts"
+ARTIFACTS="$ARTIFACTS_ROOT/$RUN_ID"
+mkdir -p "$ARTIFACTS_ROOT"
+{ ls -1d "$ARTIFACTS_ROOT"/20*/ 2>/dev/null || true; } | sort | head -n -4 | xargs -r rm -rf
+mkdir -p "$ARTIFACTS"
+ln -sfn "$RUN_ID" "$ARTIFACTS_ROOT/latest"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/countersign-e2e.XXXXXX")"
-ARTIFACTS="$REPO/.e2e-artifacts"
-rm -rf "$ARTIFACTS"
-mkdir -p "$ARTIFACTS" "$WORK/xdg-runtime" "$WORK/xdg-data" "$WORK/xdg-cache" "$WORK/xdg-config" "$WORK/home"
+
+cleanup() {
+  local status=$?
+  set +e
+  reap "$RUN_ID"
+  for f in dunst.log dbus-notify.log tauri-driver.log; do
+    [[ -f "$WORK/$f" ]] && cp "$WORK/$f" "$ARTIFACTS/"
+  done
+  if [[ "${E2E_KEEP_WORK:-0}" == 1 ]]; then log "work dir kept: $WORK"; else rm -rf "$WORK"; fi
+  log "artifacts in $ARTIFACTS"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$WORK/xdg-runtime" "$WORK/xdg-data" "$WORK/xdg-cache" "$WORK/xdg-config"
 chmod 700 "$WORK/xdg-runtime"
 
 API_PORT="$(pick_port "${E2E_API_PORT:-7931}")"
@@ -193,19 +214,6 @@ unset WEBKIT_DISABLE_DMABUF_RENDERER WEBKIT_DISABLE_COMPOSITING_MODE
 export NO_COLOR=1
 export NO_AT_BRIDGE=1
 
-cleanup() {
-  local status=$?
-  set +e
-  reap "$RUN_ID"
-  for f in dunst.log dbus-notify.log tauri-driver.log; do
-    [[ -f "$WORK/$f" ]] && cp "$WORK/$f" "$ARTIFACTS/"
-  done
-  if [[ "${E2E_KEEP_WORK:-0}" == 1 ]]; then log "work dir kept: $WORK"; else rm -rf "$WORK"; fi
-  log "artifacts in $ARTIFACTS"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 log "run $RUN_ID: app $APP_BIN, API port $API_PORT, tauri-driver port $DRIVER_PORT (native $NATIVE_PORT)"
 started=$SECONDS
