@@ -16,6 +16,7 @@ import {
   eventually,
   exitWithin,
   parseNotifyCalls,
+  sleep,
   startGate,
   stripAnsi,
 } from "./lib.mjs";
@@ -361,7 +362,7 @@ describe("Countersign desktop app, end to end", () => {
       await confirm.waitForExist({ timeout: 5_000, timeoutMsg: "critical risk: confirm-approve not shown" });
 
       // One click decided nothing.
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
       assert.equal(JSON.parse((await apiGet(`/v1/actions/${submitted.id}`, token)).body).status, "pending");
       assert.equal(await text(sel("detail-status")), "pending");
       assert.equal(gate.child.exitCode, null, "the gate is still waiting");
