@@ -126,6 +126,8 @@ if [[ "${1:-}" == "--inside" ]]; then
   (cd "$HERE" && npm test)
   status=$?
   set -e
+  # The TAP totals (`# pass N`, `# fail N` …), which scripts/test.sh counts.
+  grep -E '^# (tests|suites|pass|fail|cancelled|skipped|todo) [0-9]+' "$E2E_ARTIFACTS/results.tap" || true
   log "tests finished with status $status"
   exit "$status"
 fi
