@@ -9,8 +9,8 @@
 #   COUNTERSIGN_CLI_BIN   CLI binary      (default: <repo>/target/debug/countersign)
 #   TAURI_DRIVER          tauri-driver    (default: from PATH, else ~/.cargo/bin/tauri-driver)
 #   WEBKIT_WEBDRIVER      native driver   (default: from PATH, else /usr/bin/WebKitWebDriver)
-#   E2E_API_PORT          agent API port  (default: 7931, or a free port if that one is taken)
-#   E2E_DRIVER_PORT       tauri-driver    (default: 4444, or a free port if taken)
+#   E2E_API_PORT          agent API port  (default: a free port; a given port must be free)
+#   E2E_DRIVER_PORT       tauri-driver    (default: a free port; a given port must be free)
 #   E2E_TIMEOUT           hard limit on the whole run, seconds (default: 600)
 #   E2E_KEEP_WORK=1       keep the temporary work dir (it is copied to artifacts anyway)
 #
@@ -65,9 +65,6 @@ port_free() {
 }
 free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-pick_port() { # preferred-port -> a free port (the preferred one when free)
-  if port_free "$1"; then echo "$1"; else free_port; fi
 }
 
 wait_for() { # seconds description command...
@@ -186,8 +183,15 @@ trap 'exit 130' INT TERM
 mkdir -p "$WORK/xdg-runtime" "$WORK/xdg-data" "$WORK/xdg-cache" "$WORK/xdg-config"
 chmod 700 "$WORK/xdg-runtime"
 
-API_PORT="$(pick_port "${E2E_API_PORT:-7931}")"
-DRIVER_PORT="$(pick_port "${E2E_DRIVER_PORT:-4444}")"
+# Ports: the ones asked for, else free ones from the kernel (runs may overlap; the app binds its
+# port only once it has started, so a fixed default could be picked by two runs at once).
+need_port() { # variable-name value
+  if ! port_free "$2"; then log "$1=$2 is already in use"; exit 2; fi
+  echo "$2"
+}
+if [[ -n "${E2E_API_PORT:-}" ]]; then API_PORT="$(need_port E2E_API_PORT "$E2E_API_PORT")"; else API_PORT="$(free_port)"; fi
+if [[ -n "${E2E_DRIVER_PORT:-}" ]]; then DRIVER_PORT="$(need_port E2E_DRIVER_PORT "$E2E_DRIVER_PORT")"; else DRIVER_PORT="$(free_port)"; fi
+while [[ "$DRIVER_PORT" == "$API_PORT" ]]; do DRIVER_PORT="$(free_port)"; done
 NATIVE_PORT="$(free_port)"
 while [[ "$NATIVE_PORT" == "$DRIVER_PORT" || "$NATIVE_PORT" == "$API_PORT" ]]; do NATIVE_PORT="$(free_port)"; done
 
