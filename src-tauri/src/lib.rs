@@ -52,6 +52,27 @@ pub struct AppState {
     pub data_dir: PathBuf,
 }
 
+/// Webview debugging and automation switches from the environment would let another process
+/// script the review window (and so approve). A release build never honours them; a debug
+/// build keeps them only when tauri-driver asks for automation (`TAURI_WEBVIEW_AUTOMATION`),
+/// which is how the end-to-end tests drive the real window.
+fn strip_webview_debugging() {
+    let automation = cfg!(debug_assertions)
+        && std::env::var("TAURI_WEBVIEW_AUTOMATION").as_deref() == Ok("true");
+    if automation {
+        tracing::warn!("webview automation enabled (debug build under tauri-driver)");
+        return;
+    }
+    for var in [
+        "TAURI_WEBVIEW_AUTOMATION",
+        "WEBKIT_INSPECTOR_SERVER",
+        "WEBKIT_INSPECTOR_HTTP_SERVER",
+        "WEBVIEW2_ADDITIONAL_BROWSER_ARGUMENTS",
+    ] {
+        std::env::remove_var(var);
+    }
+}
+
 // Tauri's generated context contains a `process::exit` in code we do not control.
 #[allow(clippy::disallowed_methods)]
 fn context() -> tauri::Context<tauri::Wry> {
@@ -78,15 +99,7 @@ pub fn run() -> ExitCode {
 }
 
 fn start(args: AppArgs) -> anyhow::Result<()> {
-    // Webview debugging switches from the environment would let another process script the
-    // review window; the app never honours them.
-    for var in [
-        "WEBKIT_INSPECTOR_SERVER",
-        "WEBKIT_INSPECTOR_HTTP_SERVER",
-        "WEBVIEW2_ADDITIONAL_BROWSER_ARGUMENTS",
-    ] {
-        std::env::remove_var(var);
-    }
+    strip_webview_debugging();
     let data_dir = host::data_dir(args.data_dir.as_deref())?;
     let store = host::open_store(&data_dir)?;
     let (signer, location) =

@@ -1,7 +1,7 @@
 //! The desktop side of [`countersign_broker::Notifier`]: a notify-rust notification per new
 //! pending draft, the tray's pending count, and the `queue-changed` event to the window.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use countersign_broker::{Notifier, PendingNotice};
 use countersign_core::api::QueueEvent;
@@ -16,7 +16,6 @@ const TRAY_ID: &str = "countersign";
 #[derive(Default)]
 pub struct DesktopNotifier {
     app: OnceLock<AppHandle>,
-    last_id: Mutex<Option<u32>>,
 }
 
 impl DesktopNotifier {
@@ -85,29 +84,17 @@ impl Notifier for DesktopNotifier {
         #[cfg(all(unix, not(target_os = "macos")))]
         notification.urgency(urgency);
         let _ = urgency;
-        // D-Bus calls block; keep them off the broker's path.
-        let result = std::thread::Builder::new().name("notify".into()).spawn(move || match notification.show() {
+        // D-Bus calls block (up to the bus timeout if the notification server hangs): keep them
+        // off the submission path, which is acknowledged as soon as the draft is committed.
+        let spawned = std::thread::Builder::new().name("notify".into()).spawn(move || match notification.show() {
             #[cfg(all(unix, not(target_os = "macos")))]
-            Ok(handle) => {
-                tracing::info!(draft = %id, notification_id = handle.id(), "desktop notification shown");
-                Some(handle.id())
-            }
+            Ok(handle) => tracing::info!(draft = %id, notification_id = handle.id(), "desktop notification shown"),
             #[cfg(not(all(unix, not(target_os = "macos"))))]
-            Ok(_) => {
-                tracing::info!(draft = %id, "desktop notification shown");
-                None
-            }
-            Err(e) => {
-                tracing::warn!(draft = %id, "desktop notification failed: {e}");
-                None
-            }
+            Ok(_) => tracing::info!(draft = %id, "desktop notification shown"),
+            Err(e) => tracing::warn!(draft = %id, "desktop notification failed: {e}"),
         });
-        if let Ok(handle) = result {
-            if let Ok(Some(nid)) = handle.join() {
-                if let Ok(mut last) = self.last_id.lock() {
-                    *last = Some(nid);
-                }
-            }
+        if let Err(e) = spawned {
+            tracing::warn!("desktop notification not shown: {e}");
         }
     }
 

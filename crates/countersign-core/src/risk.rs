@@ -274,11 +274,7 @@ fn score_payload(action: &Action, payload: &Payload, s: &mut Scorer) {
             }
         }
         Payload::ShellExec(sh) => {
-            let words: Vec<String> = match (&sh.argv, &sh.script) {
-                (Some(argv), _) => argv.clone(),
-                (_, Some(script)) => script.split_whitespace().map(str::to_owned).collect(),
-                _ => Vec::new(),
-            };
+            let words = shell_words(sh);
             let pointer = if sh.argv.is_some() {
                 "/payload/argv"
             } else {
@@ -318,7 +314,10 @@ fn score_payload(action: &Action, payload: &Payload, s: &mut Scorer) {
                     pointer,
                 );
             }
-            if (has("curl") || has("wget")) && (has("sh") || has("bash") || has("|sh")) {
+            let pipes_to_shell = words
+                .windows(2)
+                .any(|w| w[0] == "|" && SHELLS.contains(&w[1].as_str()));
+            if (has("curl") || has("wget")) && pipes_to_shell {
                 s.add(
                     "shell.remote_code",
                     40,
@@ -386,6 +385,59 @@ fn score_payload(action: &Action, payload: &Payload, s: &mut Scorer) {
     if action.kind == ActionKind::ToolCall || action.kind == ActionKind::HttpRequest {
         scan_arguments(&action.payload, s);
     }
+}
+
+/// Programs that run their `-c` argument as a script.
+const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "ash", "busybox"];
+
+/// The words a command will run, with `sh -c SCRIPT` (also behind `sudo`, `env`, …) unwrapped
+/// so a script cannot hide inside an argv. A coarse split on whitespace and shell operators;
+/// full parsing (brush-parser) belongs to the shell detector.
+fn shell_words(sh: &crate::action::ShellExecPayload) -> Vec<String> {
+    fn split(script: &str, out: &mut Vec<String>) {
+        let mut spaced = String::with_capacity(script.len() * 2);
+        for c in script.chars() {
+            match c {
+                '|' | ';' | '&' | '(' | ')' | '`' | '$' | '\n' => {
+                    spaced.push(' ');
+                    spaced.push(c);
+                    spaced.push(' ');
+                }
+                '"' | '\'' => spaced.push(' '),
+                c => spaced.push(c),
+            }
+        }
+        out.extend(spaced.split_whitespace().map(|w| basename(w).to_owned()));
+    }
+    fn basename(w: &str) -> &str {
+        w.rsplit('/').next().unwrap_or(w)
+    }
+    let mut words = Vec::new();
+    match (&sh.argv, &sh.script) {
+        (Some(argv), _) => {
+            let mut i = 0;
+            while i < argv.len() {
+                let program = basename(&argv[i]);
+                words.push(program.to_owned());
+                if SHELLS.contains(&program) {
+                    let flag = argv[i + 1..].iter().position(|a| {
+                        a.starts_with('-') && !a.starts_with("--") && a.contains('c')
+                    });
+                    if let Some(pos) = flag {
+                        if let Some(script) = argv.get(i + 2 + pos) {
+                            split(script, &mut words);
+                        }
+                        i += pos + 3;
+                        continue;
+                    }
+                }
+                i += 1;
+            }
+        }
+        (None, Some(script)) => split(script, &mut words),
+        _ => {}
+    }
+    words
 }
 
 /// Looks for broad principals inside arbitrary JSON arguments (tool calls, HTTP bodies).

@@ -4,6 +4,7 @@ import { grantKey, type GrantFlags } from "../components/PrincipalTable";
 const LABELS: Record<string, string> = {
   "access.broad_principal": "broad group",
   "access.escalation": "raises permission",
+  "access.sensitive_to_broad": "sensitive data to a broad group",
 };
 
 /**
