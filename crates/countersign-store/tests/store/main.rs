@@ -1,0 +1,44 @@
+//! The store on its own: migrations, tokens, the decision compare-and-set.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
+
+use countersign_store::{hash_token, new_token, Store, StoreError};
+
+#[test]
+fn reopening_a_database_applies_no_migration_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite3");
+    let s = Store::open(&path).unwrap();
+    s.add_agent("a", &new_token(), 1).unwrap();
+    drop(s);
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.agents().unwrap().len(), 1, "data survives a reopen");
+    let mode: String = s.read().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn a_database_from_a_newer_version_is_refused_not_downgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite3");
+    drop(Store::open(&path).unwrap());
+    rusqlite::Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    assert!(matches!(Store::open(&path), Err(StoreError::TooNew { found: 99, .. })));
+}
+
+#[test]
+fn tokens_are_stored_only_as_hashes_and_names_are_unique() {
+    let s = Store::open_in_memory().unwrap();
+    let token = new_token();
+    assert!(token.starts_with("cs_") && token.len() == 46, "{token}");
+    s.add_agent("bot", &token, 1).unwrap();
+    assert!(matches!(s.add_agent("bot", &new_token(), 2), Err(StoreError::AgentExists(_))));
+    assert_eq!(s.agent_by_token(&token).unwrap().unwrap().name, "bot");
+    assert!(s.agent_by_token("cs_wrong").unwrap().is_none());
+    let stored: Vec<u8> = s.read().query_row("SELECT token_hash FROM agents", [], |r| r.get(0)).unwrap();
+    assert_eq!(stored, hash_token(&token).to_vec());
+    let dump: i64 = s
+        .read()
+        .query_row("SELECT COUNT(*) FROM agents WHERE CAST(token_hash AS TEXT) LIKE '%' || ?1 || '%'", [&token[3..]], |r| r.get(0))
+        .unwrap();
+    assert_eq!(dump, 0, "the token itself is never stored");
+}
