@@ -34,7 +34,7 @@ export COUNTERSIGN_KEY_PASSPHRASE=${COUNTERSIGN_KEY_PASSPHRASE:-countersign demo
 export COUNTERSIGN_LISTEN=${COUNTERSIGN_LISTEN:-127.0.0.1:7823}
 export COUNTERSIGN_API=http://$COUNTERSIGN_LISTEN
 export COUNTERSIGN_APPROVER=${COUNTERSIGN_APPROVER:-$(id -un)}
-export COUNTERSIGN_LOG=${COUNTERSIGN_LOG:-info}
+
 cs=$root/target/debug/countersign
 app=$root/target/debug/countersign-app
 pids=()
@@ -53,7 +53,7 @@ export COUNTERSIGN_TOKEN
 export COUNTERSIGN_TRUST=$out/approver.pub.json
 
 say "starting the app (log: demo-output/app.log)"
-setsid "$app" >"$out/app.log" 2>&1 & app_pid=$!; pids+=($app_pid)
+COUNTERSIGN_LOG=${COUNTERSIGN_LOG:-info} setsid "$app" >"$out/app.log" 2>&1 & app_pid=$!; pids+=($app_pid)
 for _ in $(seq 1 60); do
   curl -fsS "$COUNTERSIGN_API/v1/health" >/dev/null 2>&1 && break
   kill -0 $app_pid 2>/dev/null || { cat "$out/app.log" >&2; echo "demo: the app exited" >&2; exit 1; }

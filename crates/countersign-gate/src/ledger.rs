@@ -104,7 +104,29 @@ impl Ledger {
     /// [`LedgerError::Open`] when the file cannot be opened or configured,
     /// [`LedgerError::Schema`] for a file from a newer gate.
     pub fn open(path: impl AsRef<Path>) -> Result<Ledger, LedgerError> {
-        let path = path.as_ref().to_owned();
+        // Several gates starting at once on a new file can see SQLITE_BUSY while one of them
+        // switches it to WAL (that step does not always wait on the busy handler): take turns.
+        let started = std::time::Instant::now();
+        loop {
+            match Self::open_once(path.as_ref()) {
+                Err(LedgerError::Open {
+                    source: rusqlite::Error::SqliteFailure(e, _),
+                    ..
+                }) if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && started.elapsed() < BUSY_TIMEOUT =>
+                {
+                    let jitter = u64::from(std::process::id() % 17);
+                    std::thread::sleep(std::time::Duration::from_millis(20 + jitter));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(path: &Path) -> Result<Ledger, LedgerError> {
+        let path = path.to_owned();
         let open_err = |source| LedgerError::Open {
             path: path.clone(),
             source,
@@ -229,6 +251,29 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_gates_creating_one_ledger_at_once_all_open_it() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(LEDGER_FILE);
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        Ledger::open(&path).map(|_| ())
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join()
+                    .unwrap()
+                    .expect("a concurrent first open must wait its turn, not fail");
+            }
+        }
+    }
 
     #[test]
     fn ledger_is_wal_with_full_sync() {

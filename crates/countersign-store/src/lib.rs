@@ -80,8 +80,11 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// How long a connection waits for another writer before giving up.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn configure(conn: &Connection) -> Result<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     Ok(())
@@ -93,9 +96,31 @@ impl Store {
     /// # Errors
     /// [`StoreError`] if the file cannot be opened, is not a database, or is from a newer version.
     pub fn open(path: &Path) -> Result<Store> {
+        // Processes opening a new file at once (the app, `countersign agent add`, …) can see
+        // SQLITE_BUSY while one switches it to WAL, a step the busy handler does not always
+        // cover: take turns for up to the busy timeout.
+        let started = std::time::Instant::now();
+        loop {
+            match Self::open_once(path) {
+                Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
+                    if matches!(
+                        e.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) && started.elapsed() < BUSY_TIMEOUT =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(
+                        20 + u64::from(std::process::id() % 17),
+                    ));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(path: &Path) -> Result<Store> {
         let mut write = Connection::open(path)?;
-        write.pragma_update(None, "journal_mode", "WAL")?;
         configure(&write)?;
+        write.pragma_update(None, "journal_mode", "WAL")?;
         migrations::apply(&mut write)?;
         let read = Connection::open(path)?;
         configure(&read)?;

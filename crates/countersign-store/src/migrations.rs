@@ -60,7 +60,10 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> Result<()> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    // IMMEDIATE before reading the version: two processes opening a new file take turns
+    // instead of both migrating it.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
         return Err(StoreError::TooNew {
@@ -71,7 +74,6 @@ pub(crate) fn apply(conn: &mut Connection) -> Result<()> {
     if version == known {
         return Ok(());
     }
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     for sql in &MIGRATIONS[version as usize..] {
         tx.execute_batch(sql)?;
     }

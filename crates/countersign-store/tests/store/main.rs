@@ -12,7 +12,10 @@ fn reopening_a_database_applies_no_migration_twice() {
     drop(s);
     let s = Store::open(&path).unwrap();
     assert_eq!(s.agents().unwrap().len(), 1, "data survives a reopen");
-    let mode: String = s.read().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let mode: String = s
+        .read()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
 }
 
@@ -21,8 +24,14 @@ fn a_database_from_a_newer_version_is_refused_not_downgraded() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db.sqlite3");
     drop(Store::open(&path).unwrap());
-    rusqlite::Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
-    assert!(matches!(Store::open(&path), Err(StoreError::TooNew { found: 99, .. })));
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    assert!(matches!(
+        Store::open(&path),
+        Err(StoreError::TooNew { found: 99, .. })
+    ));
 }
 
 #[test]
@@ -31,14 +40,47 @@ fn tokens_are_stored_only_as_hashes_and_names_are_unique() {
     let token = new_token();
     assert!(token.starts_with("cs_") && token.len() == 46, "{token}");
     s.add_agent("bot", &token, 1).unwrap();
-    assert!(matches!(s.add_agent("bot", &new_token(), 2), Err(StoreError::AgentExists(_))));
+    assert!(matches!(
+        s.add_agent("bot", &new_token(), 2),
+        Err(StoreError::AgentExists(_))
+    ));
     assert_eq!(s.agent_by_token(&token).unwrap().unwrap().name, "bot");
     assert!(s.agent_by_token("cs_wrong").unwrap().is_none());
-    let stored: Vec<u8> = s.read().query_row("SELECT token_hash FROM agents", [], |r| r.get(0)).unwrap();
+    let stored: Vec<u8> = s
+        .read()
+        .query_row("SELECT token_hash FROM agents", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(stored, hash_token(&token).to_vec());
     let dump: i64 = s
         .read()
-        .query_row("SELECT COUNT(*) FROM agents WHERE CAST(token_hash AS TEXT) LIKE '%' || ?1 || '%'", [&token[3..]], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM agents WHERE CAST(token_hash AS TEXT) LIKE '%' || ?1 || '%'",
+            [&token[3..]],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(dump, 0, "the token itself is never stored");
+}
+
+#[test]
+fn processes_creating_one_database_at_once_all_open_it() {
+    for _ in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    Store::open(&path).map(|_| ())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join()
+                .unwrap()
+                .expect("a concurrent first open must wait its turn, not fail");
+        }
+    }
 }
