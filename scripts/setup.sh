@@ -3,7 +3,7 @@
 # builds against, the tools the demo and tests run (Xvfb, D-Bus, a notification daemon,
 # WebKitWebDriver, tauri-driver), Node.js >= 20 and the UI's npm packages.
 #   scripts/setup.sh          what building and running the app needs
-#   scripts/setup.sh --test   plus what the test suite needs
+#   scripts/setup.sh --test   plus what the test suite needs (also pip: clients/python, pytest)
 # Idempotent: installs only what is missing. Rust (cargo >= 1.85) must already be installed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -52,6 +52,14 @@ if [ $want_test = 1 ]; then
   if [ -f tests/e2e/package.json ] && { [ ! -d tests/e2e/node_modules ] || [ tests/e2e/package-lock.json -nt tests/e2e/node_modules/.package-lock.json ]; }; then
     say "npm: installing the end-to-end tests' packages"
     (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  # The Python verifier (clients/python) and pytest, for the shared test vectors.
+  if ! python3 -c 'import countersign_verify, cryptography, rfc8785, pytest' 2>/dev/null; then
+    say "pip: installing clients/python (countersign-verify) and pytest"
+    pip_install() { python3 -m pip install -q --disable-pip-version-check "$@"; }
+    pip_install ./clients/python pytest 2>/dev/null \
+      || pip_install --user ./clients/python pytest 2>/dev/null \
+      || pip_install --user --break-system-packages ./clients/python pytest
   fi
   if ! command -v tauri-driver >/dev/null 2>&1; then
     say "cargo: installing tauri-driver"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Sets up what is missing and runs every test of Countersign (what CI runs via .ci/run):
 #   formatting, lints, the UI's type check and unit tests, the Rust test suites (core, store,
-#   broker over real HTTP, gate, CLI against a real broker), the drift check of the generated
-#   TypeScript bindings, the end-to-end tests of the real window under Xvfb, the headless demo,
-#   and a short run of the API benchmark.
-# Ends with one line "tests: N passed, M failed" counting Rust, UI and end-to-end tests.
+#   broker over real HTTP, gate, CLI against a real broker), the Python verifier over the shared
+#   decision vectors (tests/vectors), the drift check of the generated TypeScript bindings, the
+#   end-to-end tests of the real window under Xvfb, the headless demo, and a short run of the
+#   API benchmark.
+# Ends with one line "tests: N passed, M failed" counting Rust, UI, Python and end-to-end tests.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -24,6 +25,11 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "Rust tests (regenerates ui/src/bindings)"
 INSTA_UPDATE=no cargo test --workspace 2>&1 | tee "$logs/cargo.log"
+
+step "Python verifier: the shared decision vectors (pytest)"
+# The working copy's package is tested (PYTHONPATH), not whatever version pip installed.
+PYTHONPATH="$root/clients/python/src" PYTHONDONTWRITEBYTECODE=1 \
+  python3 -m pytest -q -p no:cacheprovider clients/python 2>&1 | tee "$logs/pytest.log"
 
 step "generated TypeScript bindings match the Rust types"
 if [ -n "$(git status --porcelain -- ui/src/bindings)" ]; then
@@ -53,5 +59,7 @@ rust_fail=$(count '[0-9]+ failed;' "$logs/cargo.log")
 ui_pass=$(count 'Tests +[0-9]+ passed' "$logs/vitest.log")
 e2e_pass=$(count '^# pass [0-9]+' "$logs/e2e.log")
 e2e_fail=$(count '^# fail [0-9]+' "$logs/e2e.log")
-echo "rust ${rust_pass}, ui ${ui_pass}, end-to-end ${e2e_pass}"
-echo "tests: $((rust_pass + ui_pass + e2e_pass)) passed, $((rust_fail + e2e_fail)) failed"
+py_pass=$(count '[0-9]+ passed' "$logs/pytest.log")
+py_fail=$(count '[0-9]+ failed' "$logs/pytest.log")
+echo "rust ${rust_pass}, ui ${ui_pass}, python ${py_pass}, end-to-end ${e2e_pass}"
+echo "tests: $((rust_pass + ui_pass + py_pass + e2e_pass)) passed, $((rust_fail + py_fail + e2e_fail)) failed"

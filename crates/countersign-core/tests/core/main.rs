@@ -6,6 +6,7 @@ mod digest;
 mod drafts;
 mod dsse;
 mod risk;
+mod vectors;
 
 #[allow(clippy::unwrap_used)]
 /// A draft from JSON that must be valid.
