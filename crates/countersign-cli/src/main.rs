@@ -13,6 +13,7 @@
 //! when it ran and failed; 2 bad usage (clap).
 
 mod gate_cmd;
+mod hook_cmd;
 mod host_cmd;
 
 use std::path::PathBuf;
@@ -81,6 +82,18 @@ enum Command {
     Exec(gate_cmd::ExecArgs),
     /// Verify a decision envelope offline and print its body.
     Verify(gate_cmd::VerifyArgs),
+    /// Agent integrations: gate a coding agent's tool calls.
+    Hook {
+        #[command(subcommand)]
+        command: HookCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum HookCommand {
+    /// Claude Code PreToolUse hook: reads the hook event on stdin, waits for a signed decision,
+    /// answers allow/deny (with updatedInput when the approver edited it) on stdout.
+    ClaudeCode(hook_cmd::ClaudeCodeArgs),
 }
 
 #[derive(Subcommand)]
@@ -146,6 +159,9 @@ fn main() -> ExitCode {
         } => host_cmd::queue(&state, json, pending),
         Command::Exec(args) => gate_cmd::exec(args),
         Command::Verify(args) => gate_cmd::verify(args),
+        Command::Hook {
+            command: HookCommand::ClaudeCode(args),
+        } => hook_cmd::claude_code(args),
     };
     match result {
         Ok(code) => code,

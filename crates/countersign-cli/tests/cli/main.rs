@@ -2,6 +2,8 @@
 //! the approved action runs; a rejection, an expiry, a tampered or replayed envelope run nothing.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
+mod hook;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
