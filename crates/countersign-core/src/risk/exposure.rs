@@ -1,0 +1,305 @@
+//! Data exposure in content: secrets, personal data and one-time codes in any text the action
+//! carries (message bodies, file content, HTTP bodies and headers, tool arguments, the summary).
+//!
+//! Secrets: well-known key formats (AWS, GitHub, Slack, Stripe, Google, OpenAI-style, JWT),
+//! PEM private keys, connection strings with a password, `password=`-style assignments, and a
+//! Shannon-entropy check for long random-looking tokens. Personal data: e-mail addresses,
+//! phone numbers, card numbers (Luhn), IBANs (ISO 13616 mod-97), US SSNs and UK NI numbers,
+//! passport numbers next to the word. One-time codes next to words like "code" or "OTP".
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::Scorer;
+use crate::action::Action;
+
+fn re(pattern: &str) -> Regex {
+    // The patterns are constants of this module, covered by its tests.
+    #[allow(clippy::unwrap_used)]
+    Regex::new(pattern).unwrap()
+}
+
+static SECRET_FORMATS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+    vec![
+        ("an AWS access key", re(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+        (
+            "a GitHub token",
+            re(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})"),
+        ),
+        ("a Slack token", re(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
+        ("a Stripe secret key", re(r"\b[rs]k_live_[0-9A-Za-z]{16,}")),
+        ("a Google API key", re(r"\bAIza[0-9A-Za-z_-]{35}")),
+        (
+            "an API secret key",
+            re(r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}"),
+        ),
+        (
+            "a JSON Web Token",
+            re(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+        ),
+        (
+            "a private key",
+            re(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----"),
+        ),
+        (
+            "a connection string with a password",
+            re(
+                r"(?i)\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|redis|rediss|amqps?|mssql|sqlserver)://[^\s:/@]+:[^\s@/]+@",
+            ),
+        ),
+        (
+            "a password or secret assignment",
+            re(
+                r#"(?i)(?:\b|_)(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret)\b["']?\s*[:=]\s*["']?[^\s"',;]{6,}"#,
+            ),
+        ),
+    ]
+});
+
+static TOKEN: LazyLock<Regex> = LazyLock::new(|| re(r"[A-Za-z0-9+/_=-]{24,}"));
+pub(crate) static EMAIL: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"));
+static PHONE: LazyLock<Regex> = LazyLock::new(|| re(r"(?:\+|\b)\d[\d .()-]{7,17}\d\b"));
+static CARD: LazyLock<Regex> = LazyLock::new(|| re(r"\b\d(?:[ -]?\d){12,18}\b"));
+static IBAN: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"));
+static SSN: LazyLock<Regex> = LazyLock::new(|| re(r"\b(\d{3})-(\d{2})-(\d{4})\b"));
+static NINO: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"));
+static PASSPORT: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)\bpassport(?:\s+(?:no|number|num|#))?\.?[\s:#]*([A-Z0-9]{6,9})\b"));
+static OTP: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)\b(?:otp|passcode|one[- ]time\s+(?:code|password|pin)|(?:verification|security|auth(?:entication)?|login|sign[- ]?in|2fa|mfa|confirmation|access|reset)\s+(?:code|pin|token))\b[^0-9\n]{0,20}\b(\d{4,8})\b",
+    )
+});
+static PASSWORD_SHARE: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)\b(?:password|passphrase|passcode|pin)\s*(?:is|was|:|=|->)\s*\S{4,}")
+});
+
+/// Shannon entropy of `s` in bits per character.
+pub fn entropy(s: &str) -> f64 {
+    let mut counts = [0u32; 256];
+    for b in s.bytes() {
+        counts[usize::from(b)] += 1;
+    }
+    let n = s.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// Luhn checksum (ISO/IEC 7812) over the digits of `s`.
+pub fn luhn(s: &str) -> bool {
+    let digits: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
+    if !(13..=19).contains(&digits.len()) {
+        return false;
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                if d * 2 > 9 {
+                    d * 2 - 9
+                } else {
+                    d * 2
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+/// IBAN check digits (ISO 13616: move the first four characters to the end, letters to
+/// numbers A=10…Z=35, the number mod 97 must be 1).
+pub fn iban_valid(s: &str) -> bool {
+    let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    if !(15..=34).contains(&compact.len()) || !compact.is_ascii() {
+        return false;
+    }
+    let (head, tail) = compact.split_at(4);
+    let mut rem: u32 = 0;
+    for c in tail.chars().chain(head.chars()) {
+        let v = match c {
+            '0'..='9' => c.to_digit(10),
+            'A'..='Z' => Some(u32::from(c) - u32::from('A') + 10),
+            _ => None,
+        };
+        let Some(v) = v else { return false };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
+    }
+    rem == 1
+}
+
+/// Whether a token looks like a random secret rather than a word, a path or a hex digest:
+/// mixed upper case, lower case and digits, and high entropy.
+fn random_looking(token: &str) -> bool {
+    let t = token.trim_end_matches('=');
+    let upper = t.chars().filter(char::is_ascii_uppercase).count();
+    let lower = t.chars().filter(char::is_ascii_lowercase).count();
+    let digit = t.chars().filter(char::is_ascii_digit).count();
+    t.len() >= 24 && upper >= 2 && lower >= 2 && digit >= 2 && entropy(t) >= 4.2
+}
+
+/// Runs the detector over every text of the action.
+pub fn detect(action: &Action, s: &mut Scorer) {
+    let mut emails = 0usize;
+    let mut first_email = None;
+    for (pointer, key, text) in super::content_strings(action) {
+        if text.len() < 4 {
+            continue;
+        }
+        for (what, rx) in SECRET_FORMATS.iter() {
+            if let Some(m) = rx.find(text) {
+                let points = if what.contains("private key") { 50 } else { 45 };
+                s.add_span(
+                    "exposure.secret",
+                    points,
+                    format!("contains {what}"),
+                    pointer.clone(),
+                    m.range(),
+                );
+            }
+        }
+        if !s.has("exposure.secret") {
+            if let Some(m) = TOKEN.find_iter(text).find(|m| {
+                let t = m.as_str();
+                random_looking(t) && !t.contains('/') || random_looking(t) && t.len() >= 32
+            }) {
+                s.add_span(
+                    "exposure.high_entropy",
+                    25,
+                    format!(
+                        "contains a random-looking {}-character token (a secret?)",
+                        m.len()
+                    ),
+                    pointer.clone(),
+                    m.range(),
+                );
+            }
+        }
+        let addressed = key.is_some_and(super::audience::is_recipient_key);
+        for m in EMAIL.find_iter(text).filter(|_| !addressed) {
+            emails += 1;
+            first_email.get_or_insert((pointer.clone(), m.range()));
+        }
+        if let Some(m) = CARD.find_iter(text).find(|m| luhn(m.as_str())) {
+            s.add_span(
+                "exposure.card_number",
+                35,
+                "contains a payment card number (Luhn check passes)".into(),
+                pointer.clone(),
+                m.range(),
+            );
+        }
+        if let Some(m) = IBAN.find_iter(text).find(|m| iban_valid(m.as_str())) {
+            s.add_span(
+                "exposure.iban",
+                15,
+                "contains a bank account number (IBAN, check digits valid)".into(),
+                pointer.clone(),
+                m.range(),
+            );
+        }
+        if let Some(m) = SSN.captures_iter(text).find(|c| {
+            let area = &c[1];
+            area != "000"
+                && area != "666"
+                && !area.starts_with('9')
+                && &c[2] != "00"
+                && &c[3] != "0000"
+        }) {
+            if let Some(all) = m.get(0) {
+                s.add_span(
+                    "exposure.national_id",
+                    35,
+                    "contains a US social security number".into(),
+                    pointer.clone(),
+                    all.range(),
+                );
+            }
+        } else if let Some(m) = NINO.find(text) {
+            s.add_span(
+                "exposure.national_id",
+                35,
+                "contains a UK national insurance number".into(),
+                pointer.clone(),
+                m.range(),
+            );
+        }
+        if let Some(c) = PASSPORT
+            .captures(text)
+            .filter(|c| c[1].chars().any(|ch| ch.is_ascii_digit()))
+        {
+            if let Some(all) = c.get(0) {
+                s.add_span(
+                    "exposure.passport",
+                    30,
+                    "contains a passport number".into(),
+                    pointer.clone(),
+                    all.range(),
+                );
+            }
+        }
+        if let Some(c) = OTP.captures(text) {
+            if let Some(all) = c.get(0) {
+                s.add_span(
+                    "exposure.one_time_code",
+                    40,
+                    format!(
+                        "contains what looks like a one-time or security code (`{}`)",
+                        &c[1]
+                    ),
+                    pointer.clone(),
+                    all.range(),
+                );
+            }
+        }
+        if let Some(m) = PASSWORD_SHARE.find(text) {
+            s.add_span(
+                "exposure.password",
+                40,
+                "shares a password or PIN".into(),
+                pointer.clone(),
+                m.range(),
+            );
+        }
+        if let Some(m) = PHONE.find_iter(text).find(|m| {
+            let digits = m.as_str().chars().filter(char::is_ascii_digit).count();
+            (10..=15).contains(&digits) && !luhn(m.as_str())
+        }) {
+            s.add_span(
+                "exposure.phone",
+                10,
+                "contains a phone number".into(),
+                pointer.clone(),
+                m.range(),
+            );
+        }
+    }
+    if emails >= 3 {
+        if let Some((pointer, range)) = first_email {
+            s.add_span(
+                "exposure.emails",
+                if emails >= 10 { 25 } else { 15 },
+                format!("contains {emails} e-mail addresses (personal data)"),
+                pointer,
+                range,
+            );
+        }
+    }
+}
