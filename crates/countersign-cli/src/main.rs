@@ -7,7 +7,8 @@
 //! - `countersign key export-public`: the approver's public key, the trust file gates pin;
 //! - `countersign exec --action draft.json --trust approver.pub -- EXECUTOR…`: submit, wait,
 //!   verify, record single use, then run the approved action;
-//! - `countersign verify --envelope e.json --trust approver.pub`: check an envelope offline.
+//! - `countersign verify --envelope e.json --trust approver.pub`: check an envelope offline;
+//! - `countersign score draft.json` (or `--jsonl`): the risk score and its factors, offline.
 //!
 //! Exit codes: 0 success; 1 not approved / verification failed / error; the executor's own code
 //! when it ran and failed; 2 bad usage (clap).
@@ -15,6 +16,7 @@
 mod gate_cmd;
 mod hook_cmd;
 mod host_cmd;
+mod score_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -82,6 +84,8 @@ enum Command {
     Exec(gate_cmd::ExecArgs),
     /// Verify a decision envelope offline and print its body.
     Verify(gate_cmd::VerifyArgs),
+    /// Score drafts offline: print the risk score and its factors as JSON.
+    Score(score_cmd::ScoreArgs),
     /// Agent integrations: gate a coding agent's tool calls.
     Hook {
         #[command(subcommand)]
@@ -159,6 +163,7 @@ fn main() -> ExitCode {
         } => host_cmd::queue(&state, json, pending),
         Command::Exec(args) => gate_cmd::exec(args),
         Command::Verify(args) => gate_cmd::verify(args),
+        Command::Score(args) => score_cmd::score(args),
         Command::Hook {
             command: HookCommand::ClaudeCode(args),
         } => hook_cmd::claude_code(args),
