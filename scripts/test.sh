@@ -60,6 +60,6 @@ ui_pass=$(count 'Tests +[0-9]+ passed' "$logs/vitest.log")
 e2e_pass=$(count '^# pass [0-9]+' "$logs/e2e.log")
 e2e_fail=$(count '^# fail [0-9]+' "$logs/e2e.log")
 py_pass=$(count '[0-9]+ passed' "$logs/pytest.log")
-py_fail=$(count '[0-9]+ failed' "$logs/pytest.log")
+py_fail=$(count '[0-9]+ failed' "$logs/pytest.log" || true) # pytest prints no "0 failed"
 echo "rust ${rust_pass}, ui ${ui_pass}, python ${py_pass}, end-to-end ${e2e_pass}"
 echo "tests: $((rust_pass + ui_pass + py_pass + e2e_pass)) passed, $((rust_fail + py_fail + e2e_fail)) failed"
