@@ -40,6 +40,15 @@ pub struct AppArgs {
     /// Approver display name written into decisions (default: $USER).
     #[arg(long, env = "COUNTERSIGN_APPROVER")]
     pub approver: Option<String>,
+    /// A lead-signed policy.toml; the app refuses to start with one it cannot verify.
+    #[arg(long, env = "COUNTERSIGN_POLICY")]
+    pub policy: Option<PathBuf>,
+    /// The policy's DSSE signature (default: the policy path + `.sig`).
+    #[arg(long, env = "COUNTERSIGN_POLICY_SIGNATURE")]
+    pub policy_signature: Option<PathBuf>,
+    /// Trust file pinning the lead keys that may sign the policy.
+    #[arg(long, env = "COUNTERSIGN_LEAD_TRUST")]
+    pub lead_trust: Option<PathBuf>,
 }
 
 /// State shared by the commands.
@@ -105,6 +114,16 @@ fn start(args: AppArgs) -> anyhow::Result<()> {
     let (signer, location) =
         host::open_signer(&data_dir, args.key_store, args.approver.as_deref())?;
     tracing::info!(data_dir = %data_dir.display(), key = ?location, "starting");
+    let policy = countersign_broker::policy::load_policy_files(
+        &store,
+        &countersign_broker::policy::PolicyFiles {
+            policy: args.policy.clone(),
+            signature: args.policy_signature.clone(),
+            lead_trust: args.lead_trust.clone(),
+        },
+        countersign_broker::now(),
+    )
+    .map_err(anyhow::Error::msg)?;
 
     let listener = tauri::async_runtime::block_on(async {
         let l = host::bind(args.listen).await?;
@@ -114,7 +133,15 @@ fn start(args: AppArgs) -> anyhow::Result<()> {
     let api_url = format!("http://{bound}");
 
     let notifier = Arc::new(notify::DesktopNotifier::default());
-    let broker = Broker::new(store, signer, notifier.clone(), BrokerConfig::default());
+    let broker = Broker::new(
+        store,
+        signer,
+        notifier.clone(),
+        BrokerConfig {
+            policy,
+            ..BrokerConfig::default()
+        },
+    );
 
     let app = tauri::Builder::default()
         .invoke_handler(tauri::generate_handler![

@@ -5,6 +5,7 @@
 //! - [`Broker::expire_due`]: undecided drafts past their expiry get a signed rejection;
 //! - [`Broker::wait_decision`]: the long-poll behind `GET /v1/actions/{id}/decision`;
 //! - [`http::router`]: the agent API (there is no approve route);
+//! - [`policy::load_policy`]: the lead-signed policy (thresholds, domains), rollback refused;
 //! - [`keystore`]: the approver key in the OS keychain or a passphrase-encrypted file.
 //!
 //! The broker knows no window: the desktop shell passes a [`Notifier`]; `countersign serve`
@@ -13,6 +14,7 @@
 pub mod host;
 pub mod http;
 pub mod keystore;
+pub mod policy;
 mod usecases;
 mod webhook;
 

@@ -13,6 +13,7 @@ use countersign_core::decision::{
     Approver, DecisionBody, RiskSummary, Verdict, DECISION_LIFETIME_S,
 };
 use countersign_core::digest::action_digest;
+use countersign_core::policy::{LoadedPolicy, Requirement};
 use countersign_core::{review, risk, ApproverKey, RiskLevel};
 use countersign_store::{ActionRow, AgentRow, NewAction, NewDecision, Store, StoreError};
 use tokio::sync::broadcast;
@@ -35,6 +36,9 @@ pub struct BrokerConfig {
     pub webhook_attempts: u32,
     /// First webhook backoff.
     pub webhook_backoff: Duration,
+    /// The verified lead-signed policy in force ([`crate::policy::load_policy`]); `None`: every
+    /// draft waits for one approver and scoring knows no organisation domains.
+    pub policy: Option<Arc<LoadedPolicy>>,
 }
 
 impl Default for BrokerConfig {
@@ -45,6 +49,7 @@ impl Default for BrokerConfig {
             expiry_tick: Duration::from_secs(1),
             webhook_attempts: 5,
             webhook_backoff: Duration::from_millis(500),
+            policy: None,
         }
     }
 }
@@ -319,7 +324,9 @@ impl Broker {
     pub fn submit_draft(&self, agent: &AgentRow, draft: &Draft) -> Result<Submitted, BrokerError> {
         let action = draft.action();
         let digest = action_digest(&action).to_string();
-        let risk = risk::score(&action);
+        let policy = self.inner.config.policy.as_deref();
+        let ctx = policy.map(|p| p.policy.risk_context()).unwrap_or_default();
+        let risk = risk::score_with(&action, &ctx);
         let id = uuid::Uuid::new_v4().to_string();
         let created_at = now();
         let expires_at = created_at + draft.expires_in_s() as i64;
@@ -341,6 +348,19 @@ impl Broker {
                 agent: agent.name.clone(),
                 max: self.inner.config.max_pending_per_agent,
             });
+        }
+        if let Some(p) = policy {
+            let requirement = p.policy.requirement(&agent.name, action.kind, risk.score);
+            if let Some(status) = self.decide_by_policy(&id, p, requirement)? {
+                return Ok(Submitted {
+                    id,
+                    status,
+                    agent: agent.name.clone(),
+                    action_digest: digest,
+                    risk,
+                    expires_at,
+                });
+            }
         }
         let pending = self.inner.store.pending_count().unwrap_or(0);
         self.inner.notifier.draft_pending(&PendingNotice {
@@ -442,7 +462,10 @@ impl Broker {
             return Err(BrokerError::Expired(id.into()));
         }
         let (status, verdict, reason) = match input {
-            DecisionInput::Approve => (Status::Approved, Verdict::Approved, None),
+            DecisionInput::Approve => {
+                self.check_may_approve(&row)?;
+                (Status::Approved, Verdict::Approved, None)
+            }
             DecisionInput::Reject { reason } => {
                 let reason = reason.trim().to_string();
                 if reason.is_empty() {
@@ -460,6 +483,53 @@ impl Broker {
         };
         let info = self.sign_and_record(&row, status, verdict, reason, t)?;
         Ok(info)
+    }
+
+    /// Refuses an approval the policy does not allow this approver: a `lead_required` draft
+    /// needs a key pinned as `lead`; a `blocked` one nobody may approve.
+    fn check_may_approve(&self, row: &ActionRow) -> Result<(), BrokerError> {
+        let Some(p) = self.inner.config.policy.as_deref() else {
+            return Ok(());
+        };
+        match p.policy.requirement(&row.agent, row.action.kind, row.risk.score) {
+            Requirement::LeadRequired if !p.lead_keys.contains(&self.inner.signer.key.key_id()) => {
+                Err(BrokerError::Conflict(format!(
+                    "policy serial {} requires a lead to approve a score of {}; this approver's key is not pinned as a lead",
+                    p.policy.serial, row.risk.score
+                )))
+            }
+            Requirement::Blocked => Err(BrokerError::Conflict(format!(
+                "policy serial {} blocks a score of {}",
+                p.policy.serial, row.risk.score
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Auto-approves or blocks a committed draft when the policy says so: a signed decision
+    /// and an audit row like a human's, with the policy as the reason. `None`: a human decides.
+    fn decide_by_policy(
+        &self,
+        id: &str,
+        p: &LoadedPolicy,
+        requirement: Requirement,
+    ) -> Result<Option<Status>, BrokerError> {
+        let (status, verdict, why) = match requirement {
+            Requirement::AutoApprove => (Status::Approved, Verdict::Approved, "auto-approved"),
+            Requirement::Blocked => (Status::Rejected, Verdict::Rejected, "blocked"),
+            Requirement::OneApprover | Requirement::LeadRequired => return Ok(None),
+        };
+        let row = self
+            .inner
+            .store
+            .action(id)?
+            .ok_or_else(|| BrokerError::NotFound(id.into()))?;
+        let reason = format!(
+            "{why} by policy serial {} ({}): risk score {}",
+            p.policy.serial, p.sha256, row.risk.score
+        );
+        self.sign_and_record(&row, status, verdict, Some(reason), now())?;
+        Ok(Some(status))
     }
 
     fn sign_and_record(
@@ -487,6 +557,7 @@ impl Broker {
                 score: row.risk.score,
                 level: row.risk.level,
             },
+            policy_sha256: self.inner.config.policy.as_ref().map(|p| p.sha256.clone()),
             iat: t,
             exp: t + DECISION_LIFETIME_S,
             jti: uuid::Uuid::new_v4().to_string(),

@@ -9,13 +9,36 @@ use countersign_broker::{Broker, BrokerConfig};
 
 use crate::StateArgs;
 
-pub(crate) fn serve(state: &StateArgs, listen: SocketAddr) -> Result<ExitCode> {
+pub(crate) fn serve(
+    state: &StateArgs,
+    listen: SocketAddr,
+    policy: &crate::policy_cmd::PolicyArgs,
+) -> Result<ExitCode> {
     let dir = host::data_dir(state.data_dir.as_deref())?;
     let store = host::open_store(&dir)?;
+    let policy = countersign_broker::policy::load_policy_files(
+        &store,
+        &policy.files(),
+        countersign_broker::now(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    if let Some(p) = &policy {
+        eprintln!(
+            "countersign: policy serial {} ({}) in force",
+            p.policy.serial, p.sha256
+        );
+    }
     let (signer, location) = host::open_signer(&dir, state.key_store, state.approver.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
-        let broker = Broker::headless(store, signer, BrokerConfig::default());
+        let broker = Broker::headless(
+            store,
+            signer,
+            BrokerConfig {
+                policy,
+                ..BrokerConfig::default()
+            },
+        );
         let listener = host::bind(listen).await?;
         let bound = listener.local_addr()?;
         let (name, keyid) = broker.approver();

@@ -8,7 +8,8 @@
 //! - `countersign exec --action draft.json --trust approver.pub -- EXECUTOR…`: submit, wait,
 //!   verify, record single use, then run the approved action;
 //! - `countersign verify --envelope e.json --trust approver.pub`: check an envelope offline;
-//! - `countersign score draft.json` (or `--jsonl`): the risk score and its factors, offline.
+//! - `countersign score draft.json` (or `--jsonl`): the risk score and its factors, offline;
+//! - `countersign policy sign policy.toml` / `policy check`: the lead-signed policy.
 //!
 //! Exit codes: 0 success; 1 not approved / verification failed / error; the executor's own code
 //! when it ran and failed; 2 bad usage (clap).
@@ -16,6 +17,7 @@
 mod gate_cmd;
 mod hook_cmd;
 mod host_cmd;
+mod policy_cmd;
 mod score_cmd;
 
 use std::path::PathBuf;
@@ -58,6 +60,13 @@ enum Command {
         /// Loopback address for the agent API.
         #[arg(long, default_value = countersign_broker::host::DEFAULT_LISTEN, env = "COUNTERSIGN_LISTEN")]
         listen: std::net::SocketAddr,
+        #[command(flatten)]
+        policy: policy_cmd::PolicyArgs,
+    },
+    /// The team lead's signed policy.
+    Policy {
+        #[command(subcommand)]
+        command: policy_cmd::PolicyCommand,
     },
     /// Manage agent identities.
     Agent {
@@ -141,7 +150,12 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { state, listen } => host_cmd::serve(&state, listen),
+        Command::Serve {
+            state,
+            listen,
+            policy,
+        } => host_cmd::serve(&state, listen, &policy),
+        Command::Policy { command } => policy_cmd::run(command),
         Command::Agent {
             command:
                 AgentCommand::Add {

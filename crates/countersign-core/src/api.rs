@@ -70,7 +70,8 @@ impl Status {
 pub struct Submitted {
     /// Draft id (UUID v4 text).
     pub id: String,
-    /// Always `pending`.
+    /// `pending`; `approved` or `rejected` when the policy auto-approved or blocked it (the
+    /// signed decision is then ready at once).
     pub status: Status,
     /// The agent the draft was filed under (from its token).
     pub agent: String,

@@ -6,7 +6,7 @@
 //! { "v": 1, "verdict": "approved", "reason": null,
 //!   "action_id": "0b6f…", "agent": "forum-bot", "action": { …the full approved action… },
 //!   "action_digest": "sha256:…", "approver": { "keyid": "sha256:…", "name": "ana" },
-//!   "risk": { "score": 70, "level": "high" },
+//!   "risk": { "score": 70, "level": "high" }, "policy_sha256": "sha256:…",
 //!   "iat": 1790000000, "exp": 1790000300, "jti": "5d1c…" }
 //! ```
 
@@ -85,6 +85,11 @@ pub struct DecisionBody {
     pub approver: Approver,
     /// Risk at decision time.
     pub risk: RiskSummary,
+    /// `sha256:` of the signed policy file in force when the decision was taken (absent when
+    /// no policy was loaded). Auto-approvals and policy blocks name the policy in `reason`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub policy_sha256: Option<String>,
     /// Issued at, Unix seconds.
     #[ts(type = "number")]
     pub iat: UnixSeconds,

@@ -9,6 +9,7 @@
 //! - [`digest`]: `SHA-256(JCS(action))` per RFC 8785;
 //! - [`diff`], [`review`], [`risk`]: what the reviewer sees (change, impact, score);
 //! - [`dsse`], [`decision`], [`keys`]: the signed decision in a DSSE envelope (Ed25519);
+//! - [`policy`]: the lead-signed policy (domains, sensitive patterns, score thresholds);
 //! - [`text`]: hidden characters (bidi, zero-width, control).
 
 pub mod action;
@@ -19,6 +20,7 @@ pub mod digest;
 pub mod dsse;
 pub mod json;
 pub mod keys;
+pub mod policy;
 pub mod review;
 pub mod risk;
 pub mod text;

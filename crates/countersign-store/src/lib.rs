@@ -11,6 +11,7 @@
 mod agents;
 mod audit;
 mod migrations;
+mod policy;
 mod records;
 
 use std::path::Path;

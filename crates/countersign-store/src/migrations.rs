@@ -57,6 +57,15 @@ const MIGRATIONS: &[&str] = &[
         hash        TEXT NOT NULL
     ) STRICT;
     "#,
+    // 2: the signed policy in force (one row), so an older policy is refused after a restart.
+    r#"
+    CREATE TABLE policy_state (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        serial     INTEGER NOT NULL,
+        sha256     TEXT NOT NULL,
+        loaded_at  INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> Result<()> {

@@ -45,6 +45,11 @@ approver: Approver,
  */
 risk: RiskSummary, 
 /**
+ * `sha256:` of the signed policy file in force when the decision was taken (absent when
+ * no policy was loaded). Auto-approvals and policy blocks name the policy in `reason`.
+ */
+policy_sha256?: string, 
+/**
  * Issued at, Unix seconds.
  */
 iat: number, 

@@ -11,7 +11,8 @@ export type Submitted = {
  */
 id: string, 
 /**
- * Always `pending`.
+ * `pending`; `approved` or `rejected` when the policy auto-approved or blocked it (the
+ * signed decision is then ready at once).
  */
 status: Status, 
 /**

@@ -361,7 +361,7 @@ def _check_body(body: Any) -> None:
     required = {"v", "verdict", "action_id", "agent", "action", "action_digest", "approver", "risk", "iat", "exp", "jti"}
     if not isinstance(body, dict):
         fail("not an object")
-    unknown = set(body) - required - {"reason"}
+    unknown = set(body) - required - {"reason", "policy_sha256"}
     if unknown:
         fail(f"unknown field(s) {sorted(unknown)}")
     missing = required - set(body)
@@ -376,6 +376,8 @@ def _check_body(body: Any) -> None:
         fail("`verdict` is approved or rejected")
     if body.get("reason") is not None and not isinstance(body["reason"], str):
         fail("`reason` is a string or null")
+    if body.get("policy_sha256") is not None and not isinstance(body["policy_sha256"], str):
+        fail("`policy_sha256` is a string or null")
     for field in ("action_id", "agent", "action_digest", "jti"):
         if not isinstance(body[field], str):
             fail(f"`{field}` must be a string")

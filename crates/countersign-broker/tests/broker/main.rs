@@ -5,3 +5,4 @@ mod api;
 mod decide;
 mod fixture;
 mod persistence;
+mod policy;

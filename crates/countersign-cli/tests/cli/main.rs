@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
 mod hook;
+mod policy;
 mod score;
 
 use std::path::{Path, PathBuf};

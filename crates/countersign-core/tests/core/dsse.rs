@@ -47,6 +47,7 @@ fn body() -> DecisionBody {
             score: 10,
             level: RiskLevel::Low,
         },
+        policy_sha256: None,
         iat: NOW,
         exp: NOW + 300,
         jti: "jti-1".into(),

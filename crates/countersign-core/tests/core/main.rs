@@ -5,6 +5,7 @@ mod diff;
 mod digest;
 mod drafts;
 mod dsse;
+mod policy;
 mod risk;
 mod vectors;
 

@@ -301,6 +301,7 @@ pub fn body_for(filed: &Filed, key: &ApproverKey, verdict: Verdict) -> DecisionB
             score: 10,
             level: countersign_core::RiskLevel::Low,
         },
+        policy_sha256: None,
         iat: now,
         exp: now + 300,
         jti: uuid::Uuid::new_v4().to_string(),
