@@ -6,7 +6,8 @@
 #   scripts/demo.sh              with a display: review the drafts in the window
 #   scripts/demo.sh --headless   no display needed: runs under Xvfb, saves a screenshot to
 #                                demo-output/screenshot.png, shows that nothing ran, and stops
-# Without a display, --headless is implied. State goes to demo-output/ (deleted on each run).
+# Without a display, --headless is implied. State goes to demo-output/ (deleted on each run;
+# COUNTERSIGN_DEMO_OUT overrides it, COUNTERSIGN_LISTEN the API address).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -25,7 +26,7 @@ if [ "${1:-}" != "--inside" ] && [ "${2:-}" != "--inside" ]; then
   exec bash "$0" --window --inside
 fi
 
-out=$root/demo-output
+out=${COUNTERSIGN_DEMO_OUT:-$root/demo-output}
 rm -rf "$out"
 mkdir -p "$out"
 export COUNTERSIGN_DATA_DIR=$out/data
@@ -91,7 +92,7 @@ if [ $mode = headless ]; then
   [ "$(sha256sum "$config")" = "$config_before" ] || ran=1
   if [ $ran = 1 ]; then echo "demo: something ran without approval!" >&2; exit 1; fi
   echo "Nothing was posted, granted or written: every draft is waiting for a human."
-  echo "Screenshot of the review window: demo-output/screenshot.png"
+  echo "Screenshot of the review window: $out/screenshot.png"
   echo "Notifications raised: $(grep -c 'desktop notification shown' "$out/app.log" || true)"
   echo "Run scripts/demo.sh on a machine with a display to approve or reject them yourself."
   exit 0

@@ -46,7 +46,8 @@ step "end-to-end tests in the real window"
 bash tests/e2e/run.sh 2>&1 | tee "$logs/e2e.log"
 
 step "headless demo: the forum incident waits for a human"
-bash scripts/demo.sh --headless 2>&1 | grep -v "^dbus-daemon" | tail -n 14
+demo_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+COUNTERSIGN_DEMO_OUT="$logs/demo" COUNTERSIGN_LISTEN="127.0.0.1:$demo_port" bash scripts/demo.sh --headless 2>&1 | grep -v "^dbus-daemon" | tail -n 14
 
 step "benchmark (short run)"
 COUNTERSIGN_BENCH_SUBMISSIONS=50 COUNTERSIGN_BENCH_DECISIONS=20 cargo bench --quiet -p countersign-broker --bench api
