@@ -325,7 +325,18 @@ impl Broker {
         let action = draft.action();
         let digest = action_digest(&action).to_string();
         let policy = self.inner.config.policy.as_deref();
-        let ctx = policy.map(|p| p.policy.risk_context()).unwrap_or_default();
+        let mut ctx = policy.map(|p| p.policy.risk_context()).unwrap_or_default();
+        // Novelty and bursts need the agent's history; without it the other detectors still run.
+        ctx.history = self
+            .inner
+            .store
+            .agent_history(
+                &agent.id,
+                &action.target,
+                &risk::novelty::counterparts(&action),
+                now(),
+            )
+            .ok();
         let risk = risk::score_with(&action, &ctx);
         let id = uuid::Uuid::new_v4().to_string();
         let created_at = now();

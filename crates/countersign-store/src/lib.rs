@@ -10,6 +10,7 @@
 
 mod agents;
 mod audit;
+mod history;
 mod migrations;
 mod policy;
 mod records;

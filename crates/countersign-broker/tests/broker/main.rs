@@ -4,5 +4,6 @@
 mod api;
 mod decide;
 mod fixture;
+mod novelty;
 mod persistence;
 mod policy;

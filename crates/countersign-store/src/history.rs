@@ -1,0 +1,68 @@
+//! History facts for the risk score's novelty detector: has this agent acted on this target,
+//! addressed these recipients or hosts, and how fast is it submitting compared to usual.
+
+use countersign_core::risk::novelty::History;
+
+use crate::{Result, Store};
+
+/// How many of an agent's most recent drafts are searched for earlier counterparts.
+const COUNTERPART_WINDOW: i64 = 5000;
+
+impl Store {
+    /// What the store knows about `agent_id`'s past, before the draft being scored: its draft
+    /// count, whether it acted on `target` before, which of `counterparts` (lower-case
+    /// recipients and hosts) appear in none of its last 5000 drafts, its drafts in the minute
+    /// before `now`, and its usual rate (drafts per active minute, × 100).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn agent_history(
+        &self,
+        agent_id: &str,
+        target: &str,
+        counterparts: &[String],
+        now: i64,
+    ) -> Result<History> {
+        let conn = self.read();
+        let (prior, first, last): (i64, Option<i64>, Option<i64>) = conn.query_row(
+            "SELECT COUNT(*), MIN(created_at), MAX(created_at) FROM actions WHERE agent_id = ?1",
+            [agent_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let target_seen: bool = conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM actions WHERE agent_id = ?1 AND target = ?2)",
+            [agent_id, target],
+            |r| r.get(0),
+        )?;
+        let mut seen = conn.prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM (SELECT action_json FROM actions WHERE agent_id = ?1
+                 ORDER BY created_at DESC LIMIT ?3) WHERE instr(lower(action_json), ?2) > 0)",
+        )?;
+        let mut new_counterparts = Vec::new();
+        for c in counterparts {
+            let known: bool = seen
+                .query_row(rusqlite::params![agent_id, c, COUNTERPART_WINDOW], |r| {
+                    r.get(0)
+                })?;
+            if !known {
+                new_counterparts.push(c.clone());
+            }
+        }
+        let last_minute: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM actions WHERE agent_id = ?1 AND created_at >= ?2",
+            rusqlite::params![agent_id, now - 60],
+            |r| r.get(0),
+        )?;
+        let minutes = match (first, last) {
+            (Some(f), Some(l)) => ((l - f) / 60).max(1),
+            _ => 1,
+        };
+        Ok(History {
+            prior_drafts: u64::try_from(prior).unwrap_or(0),
+            target_seen,
+            new_counterparts,
+            last_minute: u32::try_from(last_minute).unwrap_or(u32::MAX),
+            usual_per_minute_x100: u32::try_from(prior * 100 / minutes).unwrap_or(u32::MAX),
+        })
+    }
+}
