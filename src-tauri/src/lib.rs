@@ -188,6 +188,13 @@ fn start(args: AppArgs) -> anyhow::Result<()> {
             }
         })
         .build(context())?;
-    app.run(|_, _| {});
+    app.run(move |_, event| {
+        if let tauri::RunEvent::Exit = event {
+            // Sign the audit head at shutdown, so that every row written is covered.
+            if let Err(e) = broker.checkpoint_audit(1) {
+                tracing::error!("audit checkpoint at exit: {e}");
+            }
+        }
+    });
     Ok(())
 }

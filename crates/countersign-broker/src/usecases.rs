@@ -636,7 +636,21 @@ impl Broker {
         Ok(due.into_iter().map(|r| r.id).collect())
     }
 
-    /// Runs [`Broker::expire_due`] every `expiry_tick` until the broker is dropped elsewhere.
+    /// Signs a checkpoint of the audit chain (its newest row's sequence number and hash, see
+    /// [`countersign_store::checkpoint`]) when at least `every` rows were added since the last
+    /// one; `every = 1` signs any head not yet signed, as at shutdown.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn checkpoint_audit(&self, every: i64) -> Result<(), BrokerError> {
+        self.inner
+            .store
+            .checkpoint_if(&self.inner.signer.key, now(), every)?;
+        Ok(())
+    }
+
+    /// Runs [`Broker::expire_due`] every `expiry_tick` until the broker is dropped elsewhere,
+    /// and signs an audit checkpoint every [`countersign_store::CHECKPOINT_EVERY`] rows.
     pub fn spawn_expiry_loop(&self) -> tokio::task::JoinHandle<()> {
         let weak = Arc::downgrade(&self.inner);
         let tick = self.inner.config.expiry_tick;
@@ -645,7 +659,11 @@ impl Broker {
                 tokio::time::sleep(tick).await;
                 let Some(inner) = weak.upgrade() else { return };
                 let broker = Broker { inner };
-                let result = tokio::task::spawn_blocking(move || broker.expire_due()).await;
+                let result = tokio::task::spawn_blocking(move || {
+                    broker.expire_due()?;
+                    broker.checkpoint_audit(countersign_store::CHECKPOINT_EVERY)
+                })
+                .await;
                 if let Ok(Err(e)) = result {
                     tracing::error!("expiry check failed: {e}");
                 }

@@ -1,4 +1,4 @@
-//! Commands that act on the broker's own state: serve, agent, key.
+//! Commands that act on the broker's own state: serve, agent, key, queue, audit.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use countersign_broker::host;
 use countersign_broker::{Broker, BrokerConfig};
+use countersign_core::TrustedKeys;
+use countersign_store::checkpoint::audit_jsonl;
 
 use crate::StateArgs;
 
@@ -44,10 +46,12 @@ pub(crate) fn serve(
         let (name, keyid) = broker.approver();
         eprintln!("countersign: agent API on http://{bound} (data dir {}, approver {name} {keyid}, key in {location:?})", dir.display());
         let _expiry = broker.spawn_expiry_loop();
-        countersign_broker::http::serve(listener, broker, async {
+        countersign_broker::http::serve(listener, broker.clone(), async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+        // Sign the audit head at shutdown, so that every row written is covered.
+        broker.checkpoint_audit(1)?;
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
@@ -126,5 +130,59 @@ pub(crate) fn queue(state: &StateArgs, json: bool, pending_only: bool) -> Result
             );
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `countersign audit verify`: exit 0 when the log is intact, 4 when it was tampered with.
+pub(crate) fn audit_verify(state: &StateArgs, trust: Option<&std::path::Path>) -> Result<ExitCode> {
+    let dir = host::data_dir(state.data_dir.as_deref())?;
+    let store = host::open_store(&dir)?;
+    let trusted = match trust {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("reading the trust file {}", path.display()))?;
+            TrustedKeys::from_json(&bytes)?
+        }
+        // The checkpoints are signed with the approver's key: verify against its public half.
+        None => {
+            let (signer, _) = host::open_signer(&dir, state.key_store, state.approver.as_deref())?;
+            TrustedKeys::from_keys(vec![signer.key.trusted_key(&signer.name, "approver")])?
+        }
+    };
+    let report = store.verify_audit(&trusted)?;
+    println!(
+        "audit: {} rows (last {}), {} signed checkpoint(s) covering rows 1..={}, {} newer row(s) covered by the hash chain only",
+        report.rows,
+        report.last_seq,
+        report.checkpoints,
+        report.checkpointed_seq,
+        report.unsigned_tail()
+    );
+    if report.is_intact() {
+        println!("audit: intact");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for problem in &report.problems {
+        println!("audit: TAMPERED: {problem}");
+    }
+    Ok(ExitCode::from(4))
+}
+
+/// `countersign audit export`: the log and its checkpoints as JSON Lines.
+pub(crate) fn audit_export(state: &StateArgs, out: Option<&std::path::Path>) -> Result<ExitCode> {
+    use std::io::Write as _;
+    let dir = host::data_dir(state.data_dir.as_deref())?;
+    let store = host::open_store(&dir)?;
+    let lines = audit_jsonl(&store.audit_rows()?, &store.checkpoints()?);
+    let mut sink: Box<dyn std::io::Write> = match out {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    for line in lines {
+        writeln!(sink, "{line}")?;
+    }
+    sink.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,8 @@
 //! - `countersign agent add NAME` / `agent list`: agent identities (token printed once);
 //! - `countersign queue`: the drafts waiting in the data dir (read-only);
 //! - `countersign key export-public`: the approver's public key, the trust file gates pin;
+//! - `countersign audit verify` / `audit export`: check the audit log's hash chain and signed
+//!   checkpoints (exit 4 when tampered with), or write it as JSON Lines;
 //! - `countersign exec --action draft.json --trust approver.pub -- EXECUTOR…`: submit, wait,
 //!   verify, record single use, then run the approved action;
 //! - `countersign verify --envelope e.json --trust approver.pub`: check an envelope offline;
@@ -78,6 +80,11 @@ enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// The audit log: verify its chain and signed checkpoints, or export it.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// List drafts in the queue (pending first) from the data dir, read-only.
     Queue {
         #[command(flatten)]
@@ -140,6 +147,27 @@ enum KeyCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every row against the hash chain and every signed checkpoint; exit 4 and name
+    /// each edited, deleted, reordered or truncated row or bad checkpoint.
+    Verify {
+        #[command(flatten)]
+        state: StateArgs,
+        /// Trust file with the key(s) checkpoints must be signed by (default: this approver's).
+        #[arg(long)]
+        trust: Option<PathBuf>,
+    },
+    /// Write the log and its checkpoints as JSON Lines.
+    Export {
+        #[command(flatten)]
+        state: StateArgs,
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -170,6 +198,12 @@ fn main() -> ExitCode {
         Command::Key {
             command: KeyCommand::ExportPublic { state, role },
         } => host_cmd::export_public(&state, &role),
+        Command::Audit {
+            command: AuditCommand::Verify { state, trust },
+        } => host_cmd::audit_verify(&state, trust.as_deref()),
+        Command::Audit {
+            command: AuditCommand::Export { state, out },
+        } => host_cmd::audit_export(&state, out.as_deref()),
         Command::Queue {
             state,
             json,

@@ -59,9 +59,9 @@ pub struct AuditRow {
     pub hash: String,
 }
 
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-fn row_hash(
+pub(crate) fn row_hash(
     prev: &str,
     seq: i64,
     at: i64,

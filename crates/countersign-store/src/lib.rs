@@ -10,6 +10,7 @@
 
 mod agents;
 mod audit;
+pub mod checkpoint;
 mod history;
 mod migrations;
 mod policy;
@@ -22,6 +23,7 @@ use rusqlite::Connection;
 
 pub use agents::{hash_token, new_token, AgentRow};
 pub use audit::{AuditEvent, AuditRow};
+pub use checkpoint::{AuditProblem, AuditReport, Checkpoint, CHECKPOINT_EVERY};
 pub use records::{ActionRow, DecisionRow, NewAction, NewDecision};
 
 /// File name of the database inside the data directory.

@@ -66,6 +66,16 @@ const MIGRATIONS: &[&str] = &[
         loaded_at  INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 3: signed checkpoints of the audit chain (the newest row's seq and hash, signed).
+    r#"
+    CREATE TABLE audit_checkpoints (
+        seq           INTEGER PRIMARY KEY,      -- audit.seq of the newest row covered
+        head          TEXT NOT NULL,            -- that row's hash
+        at            INTEGER NOT NULL,
+        keyid         TEXT NOT NULL,
+        envelope_json TEXT NOT NULL             -- DSSE envelope over the checkpoint body
+    ) STRICT;
+    "#,
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> Result<()> {

@@ -60,3 +60,41 @@ async fn every_submission_and_decision_is_in_an_intact_audit_chain() {
         "an edited row must break the chain"
     );
 }
+
+#[tokio::test]
+async fn the_audit_head_is_signed_by_the_approver_at_shutdown_and_every_n_rows() {
+    let f = start().await;
+    for _ in 0..3 {
+        f.client().submit(&draft("shell.exec")).await.unwrap();
+    }
+    f.broker.checkpoint_audit(10).unwrap();
+    assert!(
+        f.broker.store().checkpoints().unwrap().is_empty(),
+        "4 rows are fewer than 10: no checkpoint yet"
+    );
+    f.broker.checkpoint_audit(1).unwrap();
+    let report = f.broker.store().verify_audit(&f.trusted).unwrap();
+    assert!(report.is_intact(), "{:?}", report.problems);
+    assert_eq!(
+        (
+            report.checkpoints,
+            report.checkpointed_seq,
+            report.unsigned_tail()
+        ),
+        (1, 4, 0),
+        "the shutdown checkpoint covers every row, signed by the broker's approver key"
+    );
+    {
+        let conn = f.broker.store().write();
+        conn.execute("DELETE FROM audit WHERE seq = 4", []).unwrap();
+    }
+    let report = f.broker.store().verify_audit(&f.trusted).unwrap();
+    assert_eq!(
+        report.problems,
+        vec![countersign_store::AuditProblem::Truncated {
+            checkpoint: 4,
+            last: 3
+        }],
+        "dropping the newest row is visible once it was checkpointed"
+    );
+}

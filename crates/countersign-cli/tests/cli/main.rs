@@ -2,6 +2,7 @@
 //! the approved action runs; a rejection, an expiry, a tampered or replayed envelope run nothing.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
+mod audit;
 mod hook;
 mod policy;
 mod score;

@@ -1,6 +1,8 @@
 //! The store on its own: migrations, tokens, the decision compare-and-set.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
+mod audit;
+
 use countersign_store::{hash_token, new_token, Store, StoreError};
 
 #[test]
