@@ -4,11 +4,17 @@
 //! Hardening (ARCHITECTURE.md, trust model §7): loopback listener; exact `Host` allow-list
 //! (DNS rebinding); any request with `Origin` or a `Sec-Fetch-*` header refused (browsers);
 //! `Content-Type: application/json` required on POST; body size limit; bearer tokens looked up
-//! by hash; every error is `{code, message}`.
+//! by hash; a token bucket per agent ([`ApiConfig::burst`], [`ApiConfig::per_second`]: one
+//! agent's flood gets 429 while the others go on); a deadline on every request
+//! ([`ApiConfig::request_timeout`], 408: a client that trickles its body cannot hold a worker);
+//! every error is `{code, message}`. [`serve_unix`] offers the same API on a Unix domain socket
+//! (mode 0600, connections from other users refused).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Path, Query, Request, State};
@@ -22,11 +28,62 @@ use countersign_store::AgentRow;
 
 use crate::{Broker, BrokerError};
 
+/// Limits of the agent API (the body size and pending cap are in [`crate::BrokerConfig`]).
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Requests one agent may make at once before it is throttled: the token bucket's
+    /// capacity (default 256).
+    pub burst: u32,
+    /// Requests per second one agent may sustain: the bucket's refill rate (default 64).
+    pub per_second: f64,
+    /// Longest a request may take, reading its body included (default 10 s); a long poll gets
+    /// its `wait` on top.
+    pub request_timeout: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            burst: 256,
+            per_second: 64.0,
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Token buckets, one per authenticated agent (so the map grows with agents, not requests).
+#[derive(Debug, Default)]
+struct RateLimiter {
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    /// Takes one token from `agent`'s bucket; `Err` with the wait until the next one.
+    fn take(&self, agent: &str, config: &ApiConfig) -> Result<(), Duration> {
+        let now = Instant::now();
+        let burst = f64::from(config.burst.max(1));
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let (tokens, at) = buckets.entry(agent.to_owned()).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * config.per_second).min(burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else if config.per_second > 0.0 {
+            Err(Duration::from_secs_f64((1.0 - *tokens) / config.per_second))
+        } else {
+            Err(Duration::MAX)
+        }
+    }
+}
+
 /// Shared state of the API.
 #[derive(Clone)]
 struct Api {
     broker: Broker,
     allowed_hosts: Vec<String>,
+    config: Arc<ApiConfig>,
+    limiter: Arc<RateLimiter>,
 }
 
 /// An error response: the HTTP status and the `{code, message}` body.
@@ -77,17 +134,29 @@ impl From<BrokerError> for HttpError {
     }
 }
 
-/// The router, for a listener bound to `bound` (used to build the `Host` allow-list).
+/// The router, for a listener bound to `bound` (used to build the `Host` allow-list), with
+/// the default [`ApiConfig`].
 pub fn router(broker: Broker, bound: SocketAddr) -> Router {
+    router_with(broker, bound, ApiConfig::default())
+}
+
+/// The router for a TCP listener bound to `bound`, with `config`'s limits.
+pub fn router_with(broker: Broker, bound: SocketAddr, config: ApiConfig) -> Router {
     let port = bound.port();
     let allowed_hosts = vec![
         format!("127.0.0.1:{port}"),
         format!("localhost:{port}"),
         format!("[::1]:{port}"),
     ];
+    router_for(broker, allowed_hosts, config)
+}
+
+fn router_for(broker: Broker, allowed_hosts: Vec<String>, config: ApiConfig) -> Router {
     let api = Api {
         broker,
         allowed_hosts,
+        config: Arc::new(config),
+        limiter: Arc::default(),
     };
     Router::new()
         .route("/v1/health", get(health))
@@ -100,7 +169,7 @@ pub fn router(broker: Broker, bound: SocketAddr) -> Router {
         .with_state(api)
 }
 
-/// Serves the API on `listener` until `shutdown` resolves.
+/// Serves the API on `listener` until `shutdown` resolves, with the default [`ApiConfig`].
 ///
 /// # Errors
 /// IO errors from the listener.
@@ -109,10 +178,101 @@ pub async fn serve(
     broker: Broker,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, broker, ApiConfig::default(), shutdown).await
+}
+
+/// Serves the API on `listener` with `config`'s limits until `shutdown` resolves.
+///
+/// # Errors
+/// IO errors from the listener.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    broker: Broker,
+    config: ApiConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let bound = listener.local_addr()?;
-    axum::serve(listener, router(broker, bound))
+    axum::serve(listener, router_with(broker, bound, config))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// The `Host` a client on the Unix socket sends (curl and most HTTP clients send `localhost`).
+pub const UNIX_SOCKET_HOST: &str = "localhost";
+
+/// Serves the API on a Unix domain socket at `path` until `shutdown` resolves: the socket is
+/// created with mode 0600, and a connection from a process of another user is closed
+/// unanswered (its peer credentials are checked, so the moment between bind and chmod is no
+/// window). A stale socket at `path` is replaced; any other file there is an error. The only
+/// `Host` accepted is [`UNIX_SOCKET_HOST`]; browsers cannot reach a Unix socket, and the
+/// `Origin`/`Sec-Fetch-*` refusal applies as on TCP.
+///
+/// # Errors
+/// IO errors binding or serving, or `AlreadyExists` when `path` is not a socket.
+#[cfg(unix)]
+pub async fn serve_unix(
+    path: PathBuf,
+    broker: Broker,
+    config: ApiConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _, PermissionsExt as _};
+    let path = path.as_path();
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path)?,
+        Ok(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{} exists and is not a socket", path.display()),
+            ))
+        }
+        Err(_) => {}
+    }
+    let listener = tokio::net::UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    let owner = std::fs::metadata(path)?.uid();
+    let router = router_for(broker, vec![UNIX_SOCKET_HOST.into()], config);
+    axum::serve(OwnerOnly { listener, owner }, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// A Unix listener that drops connections from processes of other users.
+#[cfg(unix)]
+struct OwnerOnly {
+    listener: tokio::net::UnixListener,
+    owner: u32,
+}
+
+#[cfg(unix)]
+impl axum::serve::Listener for OwnerOnly {
+    type Io = tokio::net::UnixStream;
+    type Addr = tokio::net::unix::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.listener.accept().await {
+                Ok((stream, addr)) => match stream.peer_cred() {
+                    Ok(cred) if cred.uid() == self.owner => return (stream, addr),
+                    Ok(cred) => {
+                        tracing::warn!(
+                            uid = cred.uid(),
+                            "refused a Unix socket connection from another user"
+                        );
+                    }
+                    Err(e) => tracing::warn!("Unix socket peer credentials: {e}"),
+                },
+                Err(e) => {
+                    tracing::warn!("Unix socket accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.listener.local_addr()
+    }
 }
 
 /// Refuses requests browsers could make and requests for other hosts.
@@ -141,7 +301,26 @@ async fn guard(State(api): State<Api>, req: Request, next: Next) -> Response {
         )
         .into_response();
     }
-    next.run(req).await
+    // A long poll may legitimately take its `wait` (at most MAX_WAIT_S); everything else, and
+    // the reading of a body, gets the request timeout.
+    let mut limit = api.config.request_timeout;
+    if req.uri().path().ends_with("/decision") {
+        limit += Duration::from_secs(MAX_WAIT_S);
+    }
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => HttpError(
+            StatusCode::REQUEST_TIMEOUT,
+            ApiError::new(
+                ErrorCode::BadRequest,
+                format!(
+                    "request not completed within {} ms; nothing was recorded unless a 201 says so",
+                    limit.as_millis()
+                ),
+            ),
+        )
+        .into_response(),
+    }
 }
 
 async fn not_found() -> HttpError {
@@ -180,8 +359,22 @@ async fn authenticate(api: &Api, headers: &HeaderMap) -> Result<AgentRow, HttpEr
         })?
         .to_owned();
     let broker = api.broker.clone();
-    let agent = blocking(move || broker.authenticate(&token)).await?;
-    agent.ok_or_else(|| HttpError::new(ErrorCode::Unauthorized, "unknown or revoked agent token"))
+    let agent = blocking(move || broker.authenticate(&token))
+        .await?
+        .ok_or_else(|| HttpError::new(ErrorCode::Unauthorized, "unknown or revoked agent token"))?;
+    api.limiter.take(&agent.id, &api.config).map_err(|retry| {
+        HttpError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "agent `{}` is over its rate limit of {} requests/s (burst {}); retry in {} ms",
+                agent.name,
+                api.config.per_second,
+                api.config.burst,
+                retry.as_millis().min(3_600_000)
+            ),
+        )
+    })?;
+    Ok(agent)
 }
 
 async fn blocking<T: Send + 'static>(

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use countersign_broker::http::ApiConfig;
 use countersign_broker::{Broker, BrokerConfig, Signer};
 use countersign_core::{ApproverKey, TrustedKeys};
 use countersign_gate::Client;
@@ -41,6 +42,27 @@ pub async fn start_with(config: BrokerConfig) -> Fixture {
 
 /// Starts a broker on `dir` (reusing its database); registers agent `a1` when `fresh`.
 pub async fn start_in(dir: tempfile::TempDir, config: BrokerConfig, fresh: bool) -> Fixture {
+    start_full(dir, config, ApiConfig::default(), fresh).await
+}
+
+/// Starts a fresh broker whose HTTP API has `api`'s limits.
+pub async fn start_api(api: ApiConfig) -> Fixture {
+    start_full(
+        tempfile::tempdir().unwrap(),
+        BrokerConfig::default(),
+        api,
+        true,
+    )
+    .await
+}
+
+/// [`start_in`] with the API's limits.
+pub async fn start_full(
+    dir: tempfile::TempDir,
+    config: BrokerConfig,
+    api: ApiConfig,
+    fresh: bool,
+) -> Fixture {
     let store = Arc::new(Store::open(&dir.path().join("db.sqlite3")).unwrap());
     let key = seed_key(7);
     let trusted = TrustedKeys::from_keys(vec![key.trusted_key("ana", "approver")]).unwrap();
@@ -61,9 +83,10 @@ pub async fn start_in(dir: tempfile::TempDir, config: BrokerConfig, fresh: bool)
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(countersign_broker::http::serve(
+    tokio::spawn(countersign_broker::http::serve_with(
         listener,
         broker.clone(),
+        api,
         async {
             let _ = stopped.await;
         },

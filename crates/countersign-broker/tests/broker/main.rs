@@ -2,8 +2,10 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
 mod api;
+mod attacks;
 mod decide;
 mod fixture;
+mod hardening;
 mod novelty;
 mod persistence;
 mod policy;
