@@ -53,13 +53,15 @@ if [ $want_test = 1 ]; then
     say "npm: installing the end-to-end tests' packages"
     (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
   fi
-  # The Python verifier (clients/python) and pytest, for the shared test vectors.
-  if ! python3 -c 'import countersign_verify, cryptography, rfc8785, pytest' 2>/dev/null; then
-    say "pip: installing clients/python (countersign-verify) and pytest"
+  # The Python verifier and SDK (clients/python) and pytest, for the shared test vectors and
+  # the SDK's tests; the official MCP Python SDK (1.x API), client and server of the MCP
+  # gateway's tests.
+  if ! python3 -c 'import countersign_verify, cryptography, rfc8785, pytest, mcp.server.fastmcp' 2>/dev/null; then
+    say "pip: installing clients/python (countersign-verify), pytest and mcp"
     pip_install() { python3 -m pip install -q --disable-pip-version-check "$@"; }
-    pip_install ./clients/python pytest 2>/dev/null \
-      || pip_install --user ./clients/python pytest 2>/dev/null \
-      || pip_install --user --break-system-packages ./clients/python pytest
+    pip_install ./clients/python pytest 'mcp>=1.9,<2' 2>/dev/null \
+      || pip_install --user ./clients/python pytest 'mcp>=1.9,<2' 2>/dev/null \
+      || pip_install --user --break-system-packages ./clients/python pytest 'mcp>=1.9,<2'
   fi
   if ! command -v tauri-driver >/dev/null 2>&1; then
     say "cargo: installing tauri-driver"

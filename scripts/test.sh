@@ -2,9 +2,9 @@
 # Sets up what is missing and runs every test of Countersign (what CI runs via .ci/run):
 #   formatting, lints, the UI's type check and unit tests, the Rust test suites (core, store,
 #   broker over real HTTP, gate, CLI against a real broker), the Python verifier over the shared
-#   decision vectors (tests/vectors), the drift check of the generated TypeScript bindings, the
-#   end-to-end tests of the real window under Xvfb, the headless demo, and a short run of the
-#   API benchmark.
+#   decision vectors (tests/vectors), the Python SDK and the MCP gateway (official MCP SDK) against
+#   a real broker, the drift check of the generated TypeScript bindings, the end-to-end tests
+#   of the real window under Xvfb, the headless demo, and a short run of the API benchmark.
 # Ends with one line "tests: N passed, M failed" counting Rust, UI, Python and end-to-end tests.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,7 +26,7 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "Rust tests (regenerates ui/src/bindings)"
 INSTA_UPDATE=no cargo test --workspace 2>&1 | tee "$logs/cargo.log"
 
-step "Python verifier: the shared decision vectors (pytest)"
+step "Python: the verifier on the shared decision vectors, the SDK and the MCP gateway against a real broker (pytest)"
 # The working copy's package is tested (PYTHONPATH), not whatever version pip installed.
 PYTHONPATH="$root/clients/python/src" PYTHONDONTWRITEBYTECODE=1 \
   python3 -m pytest -q -p no:cacheprovider clients/python 2>&1 | tee "$logs/pytest.log"

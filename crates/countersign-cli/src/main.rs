@@ -10,6 +10,8 @@
 //! - `countersign exec --action draft.json --trust approver.pub -- EXECUTOR…`: submit, wait,
 //!   verify, record single use, then run the approved action;
 //! - `countersign verify --envelope e.json --trust approver.pub`: check an envelope offline;
+//! - `countersign mcp-proxy -- SERVER…`: an MCP gateway holding each `tools/call` for a signed
+//!   decision;
 //! - `countersign score draft.json` (or `--jsonl`): the risk score and its factors, offline;
 //! - `countersign policy sign policy.toml` / `policy check`: the lead-signed policy.
 //!
@@ -19,6 +21,7 @@
 mod gate_cmd;
 mod hook_cmd;
 mod host_cmd;
+mod mcp_cmd;
 mod policy_cmd;
 mod score_cmd;
 
@@ -107,6 +110,8 @@ enum Command {
         #[command(subcommand)]
         command: HookCommand,
     },
+    /// MCP gateway (stdio): wraps an MCP server and holds each tools/call for a signed decision.
+    McpProxy(mcp_cmd::McpProxyArgs),
 }
 
 #[derive(Subcommand)]
@@ -215,6 +220,7 @@ fn main() -> ExitCode {
         Command::Hook {
             command: HookCommand::ClaudeCode(args),
         } => hook_cmd::claude_code(args),
+        Command::McpProxy(args) => mcp_cmd::mcp_proxy(args),
     };
     match result {
         Ok(code) => code,

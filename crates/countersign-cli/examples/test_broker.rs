@@ -1,0 +1,132 @@
+//! A real broker for tests written in other languages (the Python SDK's and the MCP gateway's
+//! pytest suites): the broker runs in-process on `127.0.0.1:0`, and decisions go through its
+//! use case (`Broker::decide`), as the app's window does. There is no HTTP route that approves,
+//! by design; this helper is the test's stand-in for the human, and it is an example, never
+//! installed.
+//!
+//! `test_broker DIR` prints one JSON line `{"api", "token", "agent", "trust"}` (the agent
+//! `bot`'s token and a trust file in DIR), then answers one JSON line per command line on stdin:
+//!
+//! - `{"op": "next_pending", "timeout_s": 20}` → `{"id", "digest", "action"}` of the oldest
+//!   pending draft not returned before, or `{"error"}` after the timeout;
+//! - `{"op": "approve", "id", "digest"}` / `{"op": "reject", "id", "digest", "reason"}` →
+//!   `{"ok": true}` or `{"error"}`;
+//! - `{"op": "count"}` → `{"count": N}`: drafts filed so far.
+//!
+//! It exits when stdin closes.
+
+use std::collections::HashSet;
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use countersign_broker::{Broker, BrokerConfig, DecisionInput, Signer};
+use countersign_core::api::Status;
+use countersign_core::ApproverKey;
+use countersign_store::Store;
+use serde_json::{json, Value};
+
+fn main() -> Result<()> {
+    let dir = std::path::PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .ok_or_else(|| anyhow!("usage: test_broker DIR"))?,
+    );
+    std::fs::create_dir_all(&dir)?;
+    let store = Arc::new(Store::open(&dir.join("db.sqlite3"))?);
+    let key = ApproverKey::from_seed(&zeroize::Zeroizing::new([7; 32]));
+    let trust = dir.join("trust.json");
+    std::fs::write(
+        &trust,
+        serde_json::to_vec(&key.trusted_key("ana", "approver"))?,
+    )?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let broker = runtime.block_on(async {
+        let b = Broker::headless(
+            store,
+            Signer {
+                key,
+                name: "ana".into(),
+            },
+            BrokerConfig::default(),
+        );
+        b.spawn_expiry_loop();
+        b
+    });
+    let token = broker.add_agent("bot")?.token;
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let api = format!("http://{}", listener.local_addr()?);
+    runtime.spawn(countersign_broker::http::serve(
+        listener,
+        broker.clone(),
+        std::future::pending(),
+    ));
+
+    let mut out = std::io::stdout().lock();
+    let hello = json!({"api": api, "token": token, "agent": "bot", "trust": trust});
+    writeln!(out, "{hello}")?;
+    out.flush()?;
+    let mut seen = HashSet::new();
+    for line in std::io::stdin().lock().lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let answer = match command(&broker, &mut seen, &line) {
+            Ok(v) => v,
+            Err(e) => json!({ "error": format!("{e:#}") }),
+        };
+        writeln!(out, "{answer}")?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+fn command(broker: &Broker, seen: &mut HashSet<String>, line: &str) -> Result<Value> {
+    let cmd: Value = serde_json::from_str(line).context("command is not JSON")?;
+    let text = |k: &str| {
+        cmd.get(k)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("command has no `{k}`"))
+    };
+    match text("op")?.as_str() {
+        "next_pending" => {
+            let timeout = cmd.get("timeout_s").and_then(Value::as_f64).unwrap_or(20.0);
+            let deadline = Instant::now() + Duration::from_secs_f64(timeout);
+            loop {
+                let mut rows = broker.store().actions(1000)?;
+                rows.reverse(); // oldest first
+                if let Some(row) = rows
+                    .into_iter()
+                    .find(|r| r.status == Status::Pending && !seen.contains(&r.id))
+                {
+                    seen.insert(row.id.clone());
+                    return Ok(
+                        json!({"id": row.id, "digest": row.action_digest, "action": row.action}),
+                    );
+                }
+                if Instant::now() > deadline {
+                    return Err(anyhow!("no new pending draft within {timeout}s"));
+                }
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        }
+        "approve" => {
+            broker.decide(&text("id")?, &text("digest")?, DecisionInput::Approve)?;
+            Ok(json!({"ok": true}))
+        }
+        "reject" => {
+            let reason = text("reason")?;
+            broker.decide(
+                &text("id")?,
+                &text("digest")?,
+                DecisionInput::Reject { reason },
+            )?;
+            Ok(json!({"ok": true}))
+        }
+        "count" => Ok(json!({"count": broker.store().actions(100_000)?.len()})),
+        other => Err(anyhow!("unknown op `{other}`")),
+    }
+}
