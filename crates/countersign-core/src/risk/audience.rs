@@ -171,7 +171,7 @@ fn recipients(action: &Action, ctx: &RiskContext, s: &mut Scorer) {
 
 static URL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     #[allow(clippy::unwrap_used)]
-    regex::Regex::new(r#"(?i)\bhttps?://[^\s"'<>)\]]+"#).unwrap()
+    regex::Regex::new(r#"(?i)\b(?:https?://|www\.)[^\s"'<>)\]]+"#).unwrap()
 });
 
 fn links(action: &Action, payload: &Payload, ctx: &RiskContext, s: &mut Scorer) {
@@ -183,7 +183,12 @@ fn links(action: &Action, payload: &Payload, ctx: &RiskContext, s: &mut Scorer) 
             continue;
         }
         for m in URL.find_iter(text) {
-            if let Some((host, Some(false))) = host_of(m.as_str(), ctx) {
+            let url = if m.as_str().to_ascii_lowercase().starts_with("www.") {
+                format!("http://{}", m.as_str())
+            } else {
+                m.as_str().to_owned()
+            };
+            if let Some((host, Some(false))) = host_of(&url, ctx) {
                 s.add_span(
                     "destination.unknown_link",
                     15,

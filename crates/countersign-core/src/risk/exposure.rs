@@ -61,6 +61,7 @@ static TOKEN: LazyLock<Regex> = LazyLock::new(|| re(r"[A-Za-z0-9+/_=-]{24,}"));
 pub(crate) static EMAIL: LazyLock<Regex> =
     LazyLock::new(|| re(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"));
 static PHONE: LazyLock<Regex> = LazyLock::new(|| re(r"(?:\+|\b)\d[\d .()-]{7,17}\d\b"));
+static DATE: LazyLock<Regex> = LazyLock::new(|| re(r"\d{4}-\d{2}-\d{2}|\d{2}[./]\d{2}[./]\d{4}"));
 static CARD: LazyLock<Regex> = LazyLock::new(|| re(r"\b\d(?:[ -]?\d){12,18}\b"));
 static IBAN: LazyLock<Regex> =
     LazyLock::new(|| re(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"));
@@ -75,7 +76,7 @@ static OTP: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 static PASSWORD_SHARE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b(?:password|passphrase|passcode|pin)\s*(?:is|was|:|=|->)\s*\S{4,}")
+    re(r"(?i)\b(?:passwords?|passphrase|passcode|pin)\s*(?:is|was|:|=|->)\s*\S{4,}")
 });
 
 /// Shannon entropy of `s` in bits per character.
@@ -206,7 +207,17 @@ pub fn detect(action: &Action, s: &mut Scorer) {
                 m.range(),
             );
         }
-        if let Some(m) = IBAN.find_iter(text).find(|m| iban_valid(m.as_str())) {
+        // An account number in an addressing argument (`recipient`, `iban`) is where a payment
+        // goes, not data leaking out; the money detector weighs it.
+        let account_field = key.is_some_and(|k| {
+            let k = k.to_ascii_lowercase();
+            super::audience::is_recipient_key(&k) || k.contains("iban") || k.contains("account")
+        });
+        if let Some(m) = IBAN
+            .find_iter(text)
+            .filter(|_| !account_field)
+            .find(|m| iban_valid(m.as_str()))
+        {
             s.add_span(
                 "exposure.iban",
                 15,
@@ -280,7 +291,7 @@ pub fn detect(action: &Action, s: &mut Scorer) {
         }
         if let Some(m) = PHONE.find_iter(text).find(|m| {
             let digits = m.as_str().chars().filter(char::is_ascii_digit).count();
-            (10..=15).contains(&digits) && !luhn(m.as_str())
+            (10..=15).contains(&digits) && !luhn(m.as_str()) && !DATE.is_match(m.as_str())
         }) {
             s.add_span(
                 "exposure.phone",

@@ -77,6 +77,8 @@ const VERBS: &[(&[&str], &str, u8, &str)] = &[
             "otp",
             "keys",
             "ssh",
+            "api_key",
+            "access_key",
         ],
         "tool.credentials",
         35,
@@ -99,6 +101,7 @@ const VERBS: &[(&[&str], &str, u8, &str)] = &[
             "expose",
             "unlock",
             "add_member",
+            "add_user",
             "member",
             "members",
         ],
@@ -255,7 +258,9 @@ const ARG_HINTS: &[(&[&str], &str, u8, &str)] = &[
 pub fn detect(t: &ToolCallPayload, s: &mut Scorer) {
     let words = super::identifier_words(&t.tool);
     let joined = words.join("_");
-    let mut fired_by_name = false;
+    // One tool does one thing: the strongest effect its name implies speaks for it
+    // (`schedule_transaction` moves money; it does not also "change something").
+    let mut best: Option<(&str, u8, &str, String)> = None;
     for (verbs, id, points, effect) in VERBS {
         let hit = words
             .iter()
@@ -268,28 +273,42 @@ pub fn detect(t: &ToolCallPayload, s: &mut Scorer) {
                     .map(|v| (*v).to_owned())
             });
         if let Some(verb) = hit {
-            s.add(
-                id,
-                *points,
-                format!("tool `{}` looks like it will {effect} (`{verb}`)", t.tool),
-                "/payload/tool",
-            );
-            fired_by_name = true;
+            if best.as_ref().is_none_or(|b| *points > b.1) {
+                best = Some((id, *points, effect, verb));
+            }
         }
     }
+    let fired_by_name = best.is_some();
+    if let Some((id, points, effect, verb)) = best {
+        s.add(
+            id,
+            points,
+            format!("tool `{}` looks like it will {effect} (`{verb}`)", t.tool),
+            "/payload/tool",
+        );
+    }
     let reads_only = !fired_by_name && words.iter().any(|w| READ_VERBS.contains(&w.as_str()));
-    arguments(&t.arguments, "/payload/arguments", reads_only, s);
+    arguments(
+        &t.arguments,
+        "/payload/arguments",
+        reads_only,
+        fired_by_name,
+        s,
+    );
     money(&t.arguments, "/payload/arguments", s);
 }
 
 /// Argument names: effects the tool's name did not reveal. A read-only tool (`get_…`,
 /// `search_…`) only counts credential arguments.
-fn arguments(args: &Value, base: &str, reads_only: bool, s: &mut Scorer) {
+fn arguments(args: &Value, base: &str, reads_only: bool, named: bool, s: &mut Scorer) {
     let Value::Object(map) = args else { return };
     for (key, value) in map {
         let k = key.to_ascii_lowercase();
         for (names, id, points, what) in ARG_HINTS {
-            if !names.contains(&k.as_str()) || (reads_only && *id != "tool.credentials") {
+            // When the name already said what the tool does, only secrets and money in its
+            // arguments add to it; a read-only tool only counts secrets.
+            let strong = *id == "tool.credentials" || (*id == "tool.money" && !reads_only);
+            if !names.contains(&k.as_str()) || ((reads_only || named) && !strong) {
                 continue;
             }
             if s.has(id) || value.is_null() {
@@ -302,7 +321,7 @@ fn arguments(args: &Value, base: &str, reads_only: bool, s: &mut Scorer) {
         if let Value::Object(_) = value {
             let mut pointer = base.to_owned();
             crate::json::push_token(&mut pointer, key);
-            arguments(value, &pointer, reads_only, s);
+            arguments(value, &pointer, reads_only, named, s);
         }
     }
 }
@@ -387,7 +406,7 @@ pub fn detect_http(h: &HttpRequestPayload, s: &mut Scorer) {
     if let Some(body) = h.body.as_deref() {
         if let Ok(v) = serde_json::from_str::<Value>(body) {
             if !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS") {
-                arguments(&v, "/payload/body", false, s);
+                arguments(&v, "/payload/body", false, false, s);
                 if s.has("tool.money") {
                     money(&v, "/payload/body", s);
                 }

@@ -3,6 +3,7 @@
 
 mod access;
 mod audience;
+mod corpus;
 mod destructive;
 mod exposure;
 mod novelty;
