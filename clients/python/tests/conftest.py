@@ -45,7 +45,8 @@ class TestBroker:
         return answer
 
     def next_pending(self, timeout: float = 20) -> Dict[str, Any]:
-        """The oldest pending draft not returned before: ``{id, digest, action}``."""
+        """A pending draft not returned before, oldest first (drafts filed in the same second
+        come in any order): ``{id, digest, action}``."""
         return self._ask({"op": "next_pending", "timeout_s": timeout})
 
     def approve(self, pending: Dict[str, Any]) -> None:

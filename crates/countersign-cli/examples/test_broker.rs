@@ -7,8 +7,9 @@
 //! `test_broker DIR` prints one JSON line `{"api", "token", "agent", "trust"}` (the agent
 //! `bot`'s token and a trust file in DIR), then answers one JSON line per command line on stdin:
 //!
-//! - `{"op": "next_pending", "timeout_s": 20}` → `{"id", "digest", "action"}` of the oldest
-//!   pending draft not returned before, or `{"error"}` after the timeout;
+//! - `{"op": "next_pending", "timeout_s": 20}` → `{"id", "digest", "action"}` of a pending
+//!   draft not returned before (the oldest, up to drafts filed in the same second), or
+//!   `{"error"}` after the timeout;
 //! - `{"op": "approve", "id", "digest"}` / `{"op": "reject", "id", "digest", "reason"}` →
 //!   `{"ok": true}` or `{"error"}`;
 //! - `{"op": "count"}` → `{"count": N}`: drafts filed so far.
@@ -97,7 +98,7 @@ fn command(broker: &Broker, seen: &mut HashSet<String>, line: &str) -> Result<Va
             let deadline = Instant::now() + Duration::from_secs_f64(timeout);
             loop {
                 let mut rows = broker.store().actions(1000)?;
-                rows.reverse(); // oldest first
+                rows.reverse(); // oldest first (ties within a second: any order)
                 if let Some(row) = rows
                     .into_iter()
                     .find(|r| r.status == Status::Pending && !seen.contains(&r.id))
