@@ -6,6 +6,8 @@ fn main() {
         "list_actions",
         "get_action",
         "approve",
+        "preview_edit",
+        "approve_edited",
         "reject",
         "add_agent",
         "app_info",

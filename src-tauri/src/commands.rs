@@ -3,14 +3,15 @@
 
 use countersign_broker::{Broker, BrokerError, DecisionInput};
 use countersign_core::api::{
-    ActionDetail, ActionSummary, ApiError, AppInfo, DecisionInfo, ErrorCode, NewAgent,
+    ActionDetail, ActionSummary, ApiError, AppInfo, DecisionInfo, EditPreview, ErrorCode, NewAgent,
 };
+use countersign_core::Action;
 use tauri::{State, WebviewWindow};
 
 use crate::AppState;
 
-/// Most queue rows sent to the window at once.
-const QUEUE_LIMIT: u32 = 500;
+/// Most queue rows sent to the window at once (the queue is virtualised; 10,000 stay smooth).
+const QUEUE_LIMIT: u32 = 10_000;
 
 fn main_window_only(window: &WebviewWindow) -> Result<(), ApiError> {
     if window.label() == "main" {
@@ -71,6 +72,36 @@ pub async fn approve(
     main_window_only(&window)?;
     blocking(&state.broker, move |b| {
         b.decide(&id, &action_digest, DecisionInput::Approve)
+    })
+    .await
+}
+
+/// The diff, impact, risk and digest of the approver's edit of draft `id`. Read-only: nothing
+/// is stored or signed.
+#[tauri::command]
+pub async fn preview_edit(
+    window: WebviewWindow,
+    state: State<'_, AppState>,
+    id: String,
+    action: Action,
+) -> Result<EditPreview, ApiError> {
+    main_window_only(&window)?;
+    blocking(&state.broker, move |b| b.preview_edit(&id, &action)).await
+}
+
+/// Approves the approver's edit of draft `id`; `action_digest` is the digest of the draft the
+/// window displayed before the edit. The signed decision carries the edited action.
+#[tauri::command]
+pub async fn approve_edited(
+    window: WebviewWindow,
+    state: State<'_, AppState>,
+    id: String,
+    action_digest: String,
+    action: Action,
+) -> Result<DecisionInfo, ApiError> {
+    main_window_only(&window)?;
+    blocking(&state.broker, move |b| {
+        b.decide_edited(&id, &action_digest, action)
     })
     .await
 }

@@ -148,6 +148,8 @@ fn start(args: AppArgs) -> anyhow::Result<()> {
             commands::list_actions,
             commands::get_action,
             commands::approve,
+            commands::preview_edit,
+            commands::approve_edited,
             commands::reject,
             commands::add_agent,
             commands::app_info,

@@ -24,6 +24,9 @@ import {
 const AGENT = "e2e-agent";
 const REJECT_REASON = "all-employees must not read analytics.user_data (e2e)";
 
+/** Levels whose approval needs the confirming second click. */
+const CONFIRM_LEVELS = ["high", "critical"];
+
 const sel = (id, extra = "") => `[data-testid="${id}"]${extra}`;
 const row = (draftId) => sel("queue-item", `[data-id="${draftId}"]`);
 
@@ -209,12 +212,12 @@ describe("Countersign desktop app, end to end", () => {
 
       await (await browser.$(sel("approve"))).click();
       const confirm = await browser.$(sel("confirm-approve"));
-      if (submitted.level === "critical") {
-        await confirm.waitForExist({ timeout: 5_000, timeoutMsg: "critical risk: confirm-approve not shown" });
-        assert.ok(!existsSync(marker), "a critical draft is not approved by the first click");
+      if (CONFIRM_LEVELS.includes(submitted.level)) {
+        await confirm.waitForExist({ timeout: 5_000, timeoutMsg: `${submitted.level} risk: confirm-approve not shown` });
+        assert.ok(!existsSync(marker), "a high-risk draft is not approved by the first click");
         await confirm.click();
       } else {
-        assert.equal(await confirm.isExisting(), false, "confirm-approve is only for critical risk");
+        assert.equal(await confirm.isExisting(), false, "confirm-approve is only for high and critical risk");
       }
 
       const exit = await exitWithin(gate, 30_000, "after approval");
@@ -377,6 +380,61 @@ describe("Countersign desktop app, end to end", () => {
         assert.deepEqual(ran[k], draft[k], `the executor got the approved action's ${k}`);
       }
       await waitRowStatus(submitted.id, "approved");
+      await assertSamePage();
+    });
+  });
+
+  test("F: the engineer edits the shell command in the window, approves, and the gate runs the edit", async () => {
+    await withArtifacts("F-edit", async () => {
+      const original = path.join(cfg.work, "F-original");
+      const edited = path.join(cfg.work, "F-edited");
+      const draftPath = writeDraft("draftF", {
+        kind: "shell.exec",
+        target: "host://e2e-runner",
+        summary: "Write the original marker",
+        payload: { argv: ["sh", "-c", `echo original > ${original}`] },
+        expires_in_s: 600,
+      });
+      const stateDir = path.join(cfg.work, "gate");
+      const gate = startGate({ draftPath, trustPath, stateDir, token });
+      gates.push(gate);
+      const submitted = await gate.submitted;
+      await waitRowStatus(submitted.id, "pending");
+      await openDraft(submitted.id);
+      const shownDigest = await text(sel("action-digest"));
+
+      await (await browser.$(sel("edit"))).click();
+      const payload = await browser.$(sel("edit-payload"));
+      await payload.waitForDisplayed({ timeout: 5_000, timeoutMsg: "the editor did not open" });
+      await payload.clearValue();
+      await payload.setValue(JSON.stringify({ argv: ["sh", "-c", `echo edited > ${edited}`] }));
+      // Rust re-checks the edit; the diff and the digest shown are the edit's.
+      const digestEl = await browser.$(sel("edit-digest"));
+      await digestEl.waitForExist({ timeout: 10_000, timeoutMsg: "the edit was not previewed" });
+      await browser.waitUntil(async () => (await text(sel("diff"))).includes(`echo edited > ${edited}`), {
+        timeout: 10_000,
+        timeoutMsg: "the diff does not show the edited command",
+      });
+      const editDigest = await digestEl.getText();
+      assert.match(editDigest, /^sha256:/);
+      assert.notEqual(editDigest, shownDigest, "the edit has its own digest");
+      const editLevel = (await (await browser.$(`${sel("risk-score")} [data-level]`)).getAttribute("data-level")) ?? "";
+
+      await (await browser.$(sel("approve"))).click();
+      if (CONFIRM_LEVELS.includes(editLevel)) {
+        const confirm = await browser.$(sel("confirm-approve"));
+        await confirm.waitForExist({ timeout: 5_000, timeoutMsg: `${editLevel} risk: confirm-approve not shown` });
+        await confirm.click();
+      }
+      const exit = await exitWithin(gate, 30_000, "after the edited approval");
+      const { stderr } = gate.output();
+      assert.equal(exit.code, 0, `gate exit code after the edited approval; stderr: ${stderr}`);
+      assert.match(stderr, /after editing it/, "the gate says the human edited the action");
+      assert.ok(existsSync(edited), "the edited command ran");
+      assert.equal(readFileSync(edited, "utf8"), "edited\n");
+      assert.ok(!existsSync(original), "the agent's original command did not run");
+      await waitRowStatus(submitted.id, "approved");
+      assert.equal(await (await browser.$(sel("error"))).isExisting(), false, "no error banner");
       await assertSamePage();
     });
   });

@@ -73,6 +73,25 @@ class FakeShell {
         });
         return info;
       }
+      case "preview_edit": {
+        const action = args.action as ActionDetail["action"];
+        const body = JSON.stringify(action.payload);
+        if (body.includes("INVALID")) throw { code: "bad_request", message: "invalid edit: bad payload (at /payload)" } satisfies ApiError;
+        const d = this.drafts.get(args.id as string)!;
+        const score = body.includes("rm -rf") ? 92 : 12;
+        return {
+          action_digest: `sha256:edited-${body.length}`,
+          risk: { score, level: score > 80 ? "critical" : "low", factors: [] },
+          review: { ...d.review, change: { type: "text", label: "edited", diff: d.review.change.type === "text" ? d.review.change.diff : { hunks: [], truncated: false }, before_known: true } },
+        };
+      }
+      case "approve_edited": {
+        const d = this.drafts.get(args.id as string)!;
+        if (args.actionDigest !== d.action_digest) throw { code: "conflict", message: "digest mismatch" } satisfies ApiError;
+        const info = decision({ verdict: "approved" });
+        this.drafts.set(d.summary.id, { ...d, summary: { ...d.summary, status: "approved" }, decision: info });
+        return info;
+      }
       case "add_agent":
         return { name: args.name, token: "cs_TESTTOKENabcdefghijklmnopqrstuvwxyz0123456" };
       default:
@@ -219,6 +238,8 @@ describe("deciding", () => {
     const user = await renderApp();
     await openDraft(user, ID(2));
     await user.click(screen.getByTestId("approve"));
+    expect(shell.callsOf("approve"), "a high-risk draft is not approved by one click").toHaveLength(0);
+    await user.click(screen.getByTestId("confirm-approve"));
     await waitFor(() => expect(screen.getByTestId("decision").textContent).toContain("approved"));
     expect(shell.callsOf("approve").map((c) => c.args)).toEqual([{ id: ID(2), actionDigest: high.action_digest }]);
     expect(screen.getByTestId("detail-status").textContent).toBe("approved");
@@ -231,6 +252,7 @@ describe("deciding", () => {
     await openDraft(user, ID(2));
     shell.holdNext.add("approve");
     await user.click(screen.getByTestId("approve"));
+    await user.click(screen.getByTestId("confirm-approve"));
     await waitFor(() => expect(shell.held.has("approve")).toBe(true));
     expect((screen.getByTestId("approve") as HTMLButtonElement).disabled).toBe(true);
     expect((screen.getByTestId("reject") as HTMLButtonElement).disabled).toBe(true);
@@ -282,6 +304,7 @@ describe("deciding", () => {
     await openDraft(user, ID(2));
     shell.failures.set("approve", { code: "conflict", message: "The draft changed since you opened it." });
     await user.click(screen.getByTestId("approve"));
+    await user.click(screen.getByTestId("confirm-approve"));
     const alert = await screen.findByRole("alert");
     expect(alert.getAttribute("data-testid")).toBe("error");
     expect(alert.textContent).toContain("The draft changed since you opened it.");
@@ -355,5 +378,164 @@ describe("add agent", () => {
     await user.click(screen.getByTestId("create-agent"));
     expect((await screen.findByTestId("error")).textContent).toContain("an agent named forum-bot exists");
     expect(screen.queryByTestId("agent-token")).toBeNull();
+  });
+});
+
+describe("editing before approving", () => {
+  it("re-checks the edit in Rust, shows its risk, and approves exactly the edited action", async () => {
+    const user = await renderApp();
+    await openDraft(user, ID(1));
+    await user.click(screen.getByTestId("edit"));
+    const payload = screen.getByTestId("edit-payload") as HTMLTextAreaElement;
+    await user.clear(payload);
+    await user.click(payload);
+    await user.paste(JSON.stringify({ channel: "eng-help", body: "Ask data-eng for access" }));
+    await waitFor(() => expect(screen.getByTestId("edit-digest").textContent).toMatch(/^sha256:edited-/));
+    expect(screen.getByTestId("risk-score").textContent, "the risk shown is the edit's").toMatch(/^12/);
+    const previewed = shell.callsOf("preview_edit").at(-1)!.args;
+    expect(previewed.id).toBe(ID(1));
+    await user.click(screen.getByTestId("approve"));
+    await waitFor(() => expect(screen.getByTestId("decision").textContent).toContain("approved"));
+    expect(shell.callsOf("approve"), "the plain approve is not used for an edit").toHaveLength(0);
+    const sent = shell.callsOf("approve_edited").map((c) => c.args);
+    expect(sent).toEqual([
+      {
+        id: ID(1),
+        actionDigest: low.action_digest,
+        action: { ...low.action, payload: { channel: "eng-help", body: "Ask data-eng for access" } },
+      },
+    ]);
+  });
+
+  it("cannot approve an edit that is not JSON or that Rust refuses", async () => {
+    const user = await renderApp();
+    await openDraft(user, ID(1));
+    await user.click(screen.getByTestId("edit"));
+    const payload = screen.getByTestId("edit-payload") as HTMLTextAreaElement;
+    await user.clear(payload);
+    await user.type(payload, "not json");
+    await waitFor(() => expect(screen.getByTestId("edit-error").textContent).toContain("not JSON"));
+    expect((screen.getByTestId("approve") as HTMLButtonElement).disabled).toBe(true);
+    await user.clear(payload);
+    await user.click(payload);
+    await user.paste('{"body": "INVALID"}');
+    await waitFor(() => expect(screen.getByTestId("edit-error").textContent).toContain("invalid edit"));
+    expect((screen.getByTestId("approve") as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it("asks to confirm when the edit itself scores critical", async () => {
+    const user = await renderApp();
+    await openDraft(user, ID(1));
+    await user.click(screen.getByTestId("edit"));
+    const payload = screen.getByTestId("edit-payload") as HTMLTextAreaElement;
+    await user.clear(payload);
+    await user.click(payload);
+    await user.paste('{"channel": "eng-help", "body": "rm -rf /"}');
+    await waitFor(() => expect(screen.getByTestId("risk-score").textContent).toMatch(/^92/));
+    await user.click(screen.getByTestId("approve"));
+    expect(shell.callsOf("approve_edited")).toHaveLength(0);
+    await user.click(screen.getByTestId("confirm-approve"));
+    await waitFor(() => expect(shell.callsOf("approve_edited")).toHaveLength(1));
+  });
+});
+
+describe("keyboard decisions", () => {
+  it("a approves a low-risk draft; on a high-risk one it only opens the confirmation", async () => {
+    const user = await renderApp();
+    await openDraft(user, ID(2));
+    (document.activeElement as HTMLElement | null)?.blur();
+    await user.keyboard("a");
+    expect(screen.getByTestId("confirm-approve")).toBeTruthy();
+    await user.keyboard("a");
+    expect(shell.callsOf("approve"), "no key press approves a high-risk draft").toHaveLength(0);
+    await openDraft(user, ID(1));
+    (document.activeElement as HTMLElement | null)?.blur();
+    await user.keyboard("a");
+    await waitFor(() => expect(shell.callsOf("approve").map((c) => c.args.id)).toEqual([ID(1)]));
+  });
+
+  it("r opens the reason with the focus in it; the suggestion travels with the reason", async () => {
+    const user = await renderApp();
+    await openDraft(user, ID(2));
+    (document.activeElement as HTMLElement | null)?.blur();
+    await user.keyboard("r");
+    await waitFor(() => expect(document.activeElement).toBe(screen.getByTestId("reject-reason")));
+    await user.keyboard("Not to everyone");
+    await user.type(screen.getByTestId("reject-suggestion"), "Ask data-eng instead");
+    await user.click(screen.getByTestId("confirm-reject"));
+    await waitFor(() => expect(shell.callsOf("reject")).toHaveLength(1));
+    expect(shell.callsOf("reject")[0]!.args.reason).toBe("Not to everyone\n\nSuggestion: Ask data-eng instead");
+  });
+
+  it("e opens the editor", async () => {
+    const user = await renderApp();
+    await openDraft(user, ID(1));
+    (document.activeElement as HTMLElement | null)?.blur();
+    await user.keyboard("e");
+    await waitFor(() => expect(screen.getByTestId("edit-panel")).toBeTruthy());
+  });
+});
+
+describe("queue search, filters and keys", () => {
+  it("/ focuses the search; typing narrows the queue and j/k walk only what is shown", async () => {
+    const user = await renderApp();
+    (document.activeElement as HTMLElement | null)?.blur();
+    await user.keyboard("/");
+    expect(document.activeElement).toBe(screen.getByTestId("queue-search"));
+    await user.keyboard("ops");
+    await waitFor(() => expect(rowIds()).toEqual([ID(3)]));
+    expect(screen.getByTestId("filter-note").textContent).toContain("1 of 5 shown");
+    await user.keyboard("{Escape}");
+    await waitFor(() => expect(rowIds()).toHaveLength(5));
+  });
+
+  it("filters by agent, level and status, and shows agent groups", async () => {
+    const user = await renderApp();
+    expect(screen.getAllByTestId("queue-group").map((g) => g.getAttribute("data-agent"))).toEqual([
+      "ops-bot",
+      "forum-bot",
+      "mail-bot",
+      "docs-bot",
+    ]);
+    await user.selectOptions(screen.getByTestId("filter-level"), "critical");
+    await waitFor(() => expect(rowIds()).toEqual([ID(3), ID(4)]));
+    await user.selectOptions(screen.getByTestId("filter-status"), "rejected");
+    await waitFor(() => expect(rowIds()).toEqual([ID(4)]));
+    await user.selectOptions(screen.getByTestId("filter-level"), "");
+    await user.selectOptions(screen.getByTestId("filter-status"), "");
+    await user.selectOptions(screen.getByTestId("filter-agent"), "mail-bot");
+    await waitFor(() => expect(rowIds()).toEqual([ID(5)]));
+  });
+
+  it("? shows the shortcut sheet and Escape closes it", async () => {
+    const user = await renderApp();
+    (document.activeElement as HTMLElement | null)?.blur();
+    await user.keyboard("?");
+    const sheet = screen.getByTestId("shortcuts");
+    for (const k of ["j / k", "Enter", "a", "r", "e", "/", "?"]) expect(within(sheet).getByText(k)).toBeTruthy();
+    await user.keyboard("{Escape}");
+    expect(screen.queryByTestId("shortcuts")).toBeNull();
+  });
+
+  it("renders only a window of a 10,000-draft queue and keeps the cursor row in the DOM", async () => {
+    const many = Array.from({ length: 10_000 }, (_, i) =>
+      detail({ id: `10000000-0000-4000-8000-${String(i).padStart(12, "0")}`, score: i % 100, agent: `bot-${i % 5}`, created_at: NOW - i }),
+    );
+    shell = new FakeShell(...many);
+    shell.install();
+    const user = userEvent.setup();
+    const started = performance.now();
+    render(<App />);
+    await waitFor(() => expect(screen.getAllByTestId("queue-item").length).toBeGreaterThan(0));
+    const ms = performance.now() - started;
+    const rendered = screen.getAllByTestId("queue-item").length;
+    expect(rendered, "only about a screenful of rows is in the DOM").toBeLessThan(40);
+    expect(screen.getByLabelText("10000 drafts")).toBeTruthy();
+    console.info(`queue of 10,000 drafts rendered in ${ms.toFixed(0)} ms (jsdom, ${rendered} rows in the DOM)`);
+    (document.activeElement as HTMLElement | null)?.blur();
+    for (let i = 0; i < 30; i++) await user.keyboard("j");
+    const cursor = document.querySelector(".queue-item.is-cursor");
+    expect(cursor, "the cursor row is rendered after scrolling down").not.toBeNull();
+    expect(document.activeElement).toBe(cursor);
   });
 });

@@ -1,5 +1,6 @@
 import { listen } from "@tauri-apps/api/event";
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import type { Action } from "./bindings/Action";
 import type { ActionDetail } from "./bindings/ActionDetail";
 import type { ActionSummary } from "./bindings/ActionSummary";
 import type { ApiError } from "./bindings/ApiError";
@@ -10,8 +11,9 @@ import { Detail } from "./components/Detail";
 import { ErrorBanner } from "./components/ErrorBanner";
 import { Header } from "./components/Header";
 import { Queue } from "./components/Queue";
+import { ShortcutSheet } from "./components/ShortcutSheet";
 import * as api from "./lib/api";
-import { ordered } from "./lib/queue";
+import { filterActions, NO_FILTERS, ordered, type Filters } from "./lib/queue";
 import { useNow } from "./lib/useNow";
 
 /** Keys typed into these go to the control, not to queue navigation. */
@@ -30,6 +32,11 @@ export function App() {
   const [deciding, setDeciding] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
   const [addingAgent, setAddingAgent] = useState(false);
+  const [filters, setFilters] = useState<Filters>(NO_FILTERS);
+  const [showKeys, setShowKeys] = useState(false);
+  const searchRef = useRef<HTMLInputElement>(null);
+  const shown = useMemo(() => (actions ? filterActions(actions, filters) : null), [actions, filters]);
+  const [command, setCommand] = useState<{ key: "approve" | "reject" | "edit"; n: number } | null>(null);
   const now = useNow();
 
   const fail = useCallback((e: unknown) => setError(api.toApiError(e)), []);
@@ -125,6 +132,10 @@ export function App() {
     (id: string, digest: string) => decide(id, api.approve(id, digest)),
     [decide],
   );
+  const approveEdited = useCallback(
+    (id: string, digest: string, action: Action) => decide(id, api.approveEdited(id, digest, action)),
+    [decide],
+  );
   const reject = useCallback(
     (id: string, digest: string, reason: string) => decide(id, api.reject(id, digest, reason)),
     [decide],
@@ -133,15 +144,21 @@ export function App() {
   // j/k walk the queue, Enter opens. Ignored while typing or while the dialog is open;
   // Enter on a focused button keeps its own meaning.
   const orderedRef = useRef<ActionSummary[]>([]);
-  orderedRef.current = actions ? ordered(actions) : [];
+  orderedRef.current = shown ? ordered(shown) : [];
   const cursorRef = useRef<string | null>(null);
   cursorRef.current = cursorId;
   useEffect(() => {
-    if (addingAgent) return;
+    if (addingAgent || showKeys) return;
     const onKey = (e: KeyboardEvent) => {
       if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || isTypingTarget(e.target)) return;
       const rows = orderedRef.current;
-      if (e.key === "j" || e.key === "k") {
+      if (e.key === "/") {
+        e.preventDefault();
+        searchRef.current?.focus();
+      } else if (e.key === "?") {
+        e.preventDefault();
+        setShowKeys(true);
+      } else if (e.key === "j" || e.key === "k") {
         if (rows.length === 0) return;
         e.preventDefault();
         const at = rows.findIndex((r) => r.id === (cursorRef.current ?? openRef.current));
@@ -149,6 +166,12 @@ export function App() {
           at < 0 ? 0 : e.key === "j" ? Math.min(rows.length - 1, at + 1) : Math.max(0, at - 1);
         const row = rows[next];
         if (row) setCursorId(row.id);
+      } else if (e.key === "a" || e.key === "r" || e.key === "e") {
+        // Act on the open draft; a high-risk approval only opens its confirmation.
+        if (openRef.current === null) return;
+        e.preventDefault();
+        const key = e.key === "a" ? "approve" : e.key === "r" ? "reject" : "edit";
+        setCommand((c) => ({ key, n: (c?.n ?? 0) + 1 }));
       } else if (e.key === "Enter") {
         if (e.target instanceof HTMLButtonElement || e.target instanceof HTMLAnchorElement) return;
         const id = cursorRef.current;
@@ -160,7 +183,7 @@ export function App() {
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [addingAgent, open]);
+  }, [addingAgent, showKeys, open]);
 
   const pending = actions ? actions.filter((a) => a.status === "pending").length : null;
 
@@ -169,17 +192,37 @@ export function App() {
       <Header info={info} pending={pending} onAddAgent={() => setAddingAgent(true)} />
       {error && <ErrorBanner error={error} onDismiss={() => setError(null)} />}
       <main className="panes">
-        <Queue actions={actions} openId={openId} cursorId={cursorId} now={now} onOpen={open} />
+        <Queue
+          actions={shown}
+          all={actions}
+          openId={openId}
+          cursorId={cursorId}
+          now={now}
+          onOpen={open}
+          filters={filters}
+          onFilters={setFilters}
+          searchRef={searchRef}
+        />
         <div className="detail-pane">
           {openId === null ? (
             <p className="empty center">Select a draft to review it.</p>
           ) : detail === null || detail.summary.id !== openId ? (
             <p className="empty center">{detailFailed ? "This draft could not be loaded; see the error above." : "Loading…"}</p>
           ) : (
-            <Detail detail={detail} now={now} busy={deciding} onApprove={approve} onReject={reject} />
+            <Detail
+              key={detail.summary.id}
+              detail={detail}
+              now={now}
+              busy={deciding}
+              command={command}
+              onApprove={approve}
+              onApproveEdited={approveEdited}
+              onReject={reject}
+            />
           )}
         </div>
       </main>
+      {showKeys && <ShortcutSheet onClose={() => setShowKeys(false)} />}
       {addingAgent && (
         <AddAgentDialog
           create={(name) =>

@@ -4,17 +4,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use countersign_core::action::{Draft, DraftError};
+use countersign_core::action::{Action, Draft, DraftError};
 use countersign_core::api::{
-    ActionDetail, ActionSummary, ApiError, DecisionInfo, DecisionResponse, ErrorCode, NewAgent,
-    QueueEvent, Status, Submitted,
+    ActionDetail, ActionSummary, ApiError, DecisionInfo, DecisionResponse, EditPreview, ErrorCode,
+    NewAgent, QueueEvent, Status, Submitted,
 };
 use countersign_core::decision::{
     Approver, DecisionBody, RiskSummary, Verdict, DECISION_LIFETIME_S,
 };
 use countersign_core::digest::action_digest;
 use countersign_core::policy::{LoadedPolicy, Requirement};
-use countersign_core::{review, risk, ApproverKey, RiskLevel};
+use countersign_core::{review, risk, ApproverKey, Risk, RiskLevel};
 use countersign_store::{ActionRow, AgentRow, NewAction, NewDecision, Store, StoreError};
 use tokio::sync::broadcast;
 
@@ -173,6 +173,39 @@ struct Inner {
 #[derive(Clone)]
 pub struct Broker {
     inner: Arc<Inner>,
+}
+
+/// What a decision signs: the action, its digest and its risk.
+struct Signed<'a> {
+    action: &'a Action,
+    digest: &'a str,
+    risk: &'a Risk,
+}
+
+/// An approver's edit may change the summary and the payload, not what kind of action it is,
+/// where it acts, or the state it claims to start from: a changed kind or target would be a
+/// different action the agent never asked for (and its gate would not expect).
+fn check_edit(original: &Action, edited: &Action) -> Result<(), BrokerError> {
+    if edited.kind != original.kind {
+        return Err(BrokerError::BadRequest(format!(
+            "an edit keeps the kind: the draft is {}, the edit is {}",
+            original.kind, edited.kind
+        )));
+    }
+    if edited.target != original.target {
+        return Err(BrokerError::BadRequest(
+            "an edit keeps the target; reject the draft and ask the agent for another target"
+                .into(),
+        ));
+    }
+    if edited.before != original.before {
+        return Err(BrokerError::BadRequest(
+            "an edit keeps `before` (the agent's account of the current state)".into(),
+        ));
+    }
+    edited
+        .validate()
+        .map_err(|e| BrokerError::BadRequest(format!("invalid edit: {e}")))
 }
 
 fn summary_of(row: &ActionRow) -> ActionSummary {
@@ -496,6 +529,99 @@ impl Broker {
         Ok(info)
     }
 
+    /// The diff, impact, risk and digest of `edited` as it would be signed, without changing
+    /// anything (the detail view calls it on every edit). `id` is the draft being edited.
+    ///
+    /// # Errors
+    /// [`BrokerError::BadRequest`] when the edit is not a valid action or changes what may not
+    /// change (see [`Broker::decide_edited`]); [`BrokerError::NotFound`].
+    pub fn preview_edit(&self, id: &str, edited: &Action) -> Result<EditPreview, BrokerError> {
+        let row = self
+            .inner
+            .store
+            .action(id)?
+            .ok_or_else(|| BrokerError::NotFound(id.into()))?;
+        check_edit(&row.action, edited)?;
+        Ok(EditPreview {
+            action_digest: action_digest(edited).to_string(),
+            risk: self.score(edited),
+            review: review::review(edited),
+        })
+    }
+
+    /// Approves the approver's edit of draft `id`: `shown_digest` must still be the stored
+    /// draft's digest (the edit started from what was shown). The edit must be a valid action
+    /// of the same kind, on the same target, with the same `before` (the agent's account of
+    /// the current state, which the diff relies on); summary and payload may change. Its
+    /// digest and risk are recomputed, the policy must allow approving both the draft's and the
+    /// edit's risk, and the signed
+    /// body carries the edited action, so the gate runs the edit. The audit row records the
+    /// shown and the signed digest. An edit identical to the draft is a plain approval.
+    ///
+    /// # Errors
+    /// [`BrokerError::BadRequest`] for an invalid or out-of-bounds edit; otherwise as
+    /// [`Broker::decide`].
+    pub fn decide_edited(
+        &self,
+        id: &str,
+        shown_digest: &str,
+        edited: Action,
+    ) -> Result<DecisionInfo, BrokerError> {
+        let row = self
+            .inner
+            .store
+            .action(id)?
+            .ok_or_else(|| BrokerError::NotFound(id.into()))?;
+        check_edit(&row.action, &edited)?;
+        let digest = action_digest(&edited).to_string();
+        if digest == row.action_digest {
+            return self.decide(id, shown_digest, DecisionInput::Approve);
+        }
+        if row.action_digest != shown_digest {
+            return Err(BrokerError::Conflict(format!(
+                "the draft shown ({shown_digest}) is not the stored draft ({}); reload it",
+                row.action_digest
+            )));
+        }
+        if row.status != Status::Pending {
+            return Err(BrokerError::Conflict(format!(
+                "draft {id} is already {}",
+                row.status.as_str()
+            )));
+        }
+        let t = now();
+        if t >= row.expires_at {
+            self.expire_one(&row)?;
+            return Err(BrokerError::Expired(id.into()));
+        }
+        let risk = self.score(&edited);
+        // The policy must allow approving both the draft and the edit: an edit cannot turn a
+        // draft that needs a lead (or is blocked) into one any approver may sign.
+        self.check_may_approve(&row)?;
+        let mut as_edited = row.clone();
+        as_edited.risk = risk.clone();
+        self.check_may_approve(&as_edited)?;
+        let signed = Signed {
+            action: &edited,
+            digest: &digest,
+            risk: &risk,
+        };
+        self.sign_and_record_as(&row, &signed, Status::Approved, Verdict::Approved, None, t)
+    }
+
+    /// Scores an edit with the policy's context. The agent's history (novelty, bursts) is left
+    /// out: the store now holds the draft itself, which would make its own target look familiar.
+    fn score(&self, action: &Action) -> Risk {
+        let ctx = self
+            .inner
+            .config
+            .policy
+            .as_deref()
+            .map(|p| p.policy.risk_context())
+            .unwrap_or_default();
+        risk::score_with(action, &ctx)
+    }
+
     /// Refuses an approval the policy does not allow this approver: a `lead_required` draft
     /// needs a key pinned as `lead`; a `blocked` one nobody may approve.
     fn check_may_approve(&self, row: &ActionRow) -> Result<(), BrokerError> {
@@ -551,6 +677,25 @@ impl Broker {
         reason: Option<String>,
         t: i64,
     ) -> Result<DecisionInfo, BrokerError> {
+        let signed = Signed {
+            action: &row.action,
+            digest: &row.action_digest,
+            risk: &row.risk,
+        };
+        self.sign_and_record_as(row, &signed, status, verdict, reason, t)
+    }
+
+    /// Signs a decision over `signed` (the stored action, or the approver's edit of it) and
+    /// records it against `row`, whose stored digest the compare-and-set checks.
+    fn sign_and_record_as(
+        &self,
+        row: &ActionRow,
+        signed: &Signed<'_>,
+        status: Status,
+        verdict: Verdict,
+        reason: Option<String>,
+        t: i64,
+    ) -> Result<DecisionInfo, BrokerError> {
         let signer = &self.inner.signer;
         let body = DecisionBody {
             v: 1,
@@ -558,15 +703,15 @@ impl Broker {
             reason: reason.clone(),
             action_id: row.id.clone(),
             agent: row.agent.clone(),
-            action: row.action.clone(),
-            action_digest: row.action_digest.clone(),
+            action: signed.action.clone(),
+            action_digest: signed.digest.to_owned(),
             approver: Approver {
                 keyid: signer.key.key_id(),
                 name: signer.name.clone(),
             },
             risk: RiskSummary {
-                score: row.risk.score,
-                level: row.risk.level,
+                score: signed.risk.score,
+                level: signed.risk.level,
             },
             policy_sha256: self.inner.config.policy.as_ref().map(|p| p.sha256.clone()),
             iat: t,
@@ -579,6 +724,7 @@ impl Broker {
             .record_decision(&NewDecision {
                 action_id: &row.id,
                 shown_digest: &row.action_digest,
+                signed_digest: signed.digest,
                 status,
                 verdict,
                 reason: reason.as_deref(),

@@ -273,3 +273,16 @@ pub struct QueueEvent {
     /// Number of pending drafts after the change.
     pub pending: u32,
 }
+
+/// What the detail view shows for an action the approver is editing, before anything is signed:
+/// the diff and impact, the risk, and the digest the edited action would be signed under.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct EditPreview {
+    /// `sha256:` of the RFC 8785 canonical edited action.
+    pub action_digest: String,
+    /// Risk of the edited action, scored like a submission (same policy context).
+    pub risk: Risk,
+    /// Diff and impact of the edited action.
+    pub review: Review,
+}

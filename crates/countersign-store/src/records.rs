@@ -63,6 +63,9 @@ pub struct NewDecision<'a> {
     pub action_id: &'a str,
     /// The digest the decider saw; the CAS fails if the stored one differs.
     pub shown_digest: &'a str,
+    /// The digest of the action the envelope carries: `shown_digest` unless the approver
+    /// edited the draft before approving it. The audit row records both.
+    pub signed_digest: &'a str,
     /// New status: approved, rejected or expired.
     pub status: Status,
     /// Verdict in the envelope.
@@ -330,7 +333,7 @@ impl Store {
             Some(d.action_id),
             &serde_json::json!({
                 "approver": d.approver, "keyid": d.keyid, "jti": d.jti, "reason": d.reason,
-                "action_digest": d.shown_digest,
+                "action_digest": d.shown_digest, "signed_digest": d.signed_digest,
             }),
         )?;
         tx.commit()?;

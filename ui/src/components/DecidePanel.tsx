@@ -1,5 +1,21 @@
-import { useId, useRef, useState, type FormEvent } from "react";
+import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 import type { RiskLevel } from "../bindings/RiskLevel";
+
+/** A keyboard command for this panel; `n` changes on every key press. */
+export type DecideCommand = { key: "approve" | "reject"; n: number };
+
+/** Levels whose approval needs a deliberate second step, never one click or key press. */
+export const CONFIRM_LEVELS: readonly RiskLevel[] = ["high", "critical"];
+
+/**
+ * The reason the agent receives: the reason, then the reviewer's suggestion (optional) on its
+ * own paragraph, so an agent can revise its draft. Both travel in the signed `reason`.
+ */
+export function rejectionText(reason: string, suggestion: string): string {
+  const r = reason.trim();
+  const s = suggestion.trim();
+  return s ? `${r}\n\nSuggestion: ${s}` : r;
+}
 
 type Props = {
   level: RiskLevel;
@@ -7,6 +23,13 @@ type Props = {
   expired: boolean;
   /** A decision request is in flight: every button is disabled. */
   busy: boolean;
+  /** Approve is not possible right now (an edit that is invalid or still being checked). */
+  approveBlocked?: boolean;
+  approveLabel?: string;
+  /** Keyboard command from the app: `a` acts like the Approve button, `r` opens the reason. */
+  command?: DecideCommand | null;
+  /** Start editing (absent while already editing). */
+  onEdit?: () => void;
   onApprove: () => void;
   onReject: (reason: string) => void;
 };
@@ -14,21 +37,52 @@ type Props = {
 type Mode = "idle" | "confirm-approve" | "reject";
 
 /**
- * Approve and Reject for a pending draft. A critical draft needs a second click; a rejection
- * needs a reason. The digest sent is the one on screen (the caller binds it).
+ * Approve, Edit and Reject for a pending draft. A high or critical draft needs a second,
+ * deliberate step (the confirm button; a key press only opens it); a rejection needs a reason
+ * and may carry a suggestion. The digest sent is the one on screen (the caller binds it).
  */
-export function DecidePanel({ level, expired, busy, onApprove, onReject }: Props) {
+export function DecidePanel({
+  level,
+  expired,
+  busy,
+  approveBlocked = false,
+  approveLabel = "Approve",
+  command,
+  onEdit,
+  onApprove,
+  onReject,
+}: Props) {
   const [mode, setMode] = useState<Mode>("idle");
   const [reason, setReason] = useState("");
+  const [suggestion, setSuggestion] = useState("");
   const [reasonError, setReasonError] = useState(false);
   const reasonRef = useRef<HTMLTextAreaElement>(null);
   const reasonId = useId();
-  const disabled = busy || expired;
+  const disabled = busy || expired || approveBlocked;
+  const confirmRef = useRef<HTMLButtonElement>(null);
 
   const approveClicked = () => {
-    if (level === "critical") setMode("confirm-approve");
-    else onApprove();
+    if (CONFIRM_LEVELS.includes(level)) {
+      setMode("confirm-approve");
+      // Focus the confirmation so it is seen, but Enter is not handled by the queue: the
+      // second step is a click or a deliberate Enter/Space on the focused button.
+      setTimeout(() => confirmRef.current?.focus(), 0);
+    } else onApprove();
   };
+  const openReject = () => {
+    setMode("reject");
+    // Focus after the form renders.
+    setTimeout(() => reasonRef.current?.focus(), 0);
+  };
+
+  const lastCommand = useRef<number | null>(null);
+  useEffect(() => {
+    if (!command || command.n === lastCommand.current) return;
+    lastCommand.current = command.n;
+    if (command.key === "approve" && !disabled && mode !== "confirm-approve") approveClicked();
+    if (command.key === "reject" && !busy) openReject();
+    // Only a new command acts; the handlers read the current props.
+  }, [command]);
 
   const submitReject = (e: FormEvent) => {
     e.preventDefault();
@@ -38,7 +92,7 @@ export function DecidePanel({ level, expired, busy, onApprove, onReject }: Props
       reasonRef.current?.focus();
       return;
     }
-    onReject(r);
+    onReject(rejectionText(r, suggestion));
   };
 
   return (
@@ -52,27 +106,35 @@ export function DecidePanel({ level, expired, busy, onApprove, onReject }: Props
           disabled={disabled || mode === "confirm-approve"}
           onClick={approveClicked}
         >
-          Approve
+          {approveLabel}
         </button>
+        {onEdit && (
+          <button type="button" className="btn btn-ghost" data-testid="edit" disabled={busy} onClick={onEdit}>
+            Edit
+          </button>
+        )}
         <button
           type="button"
           className="btn btn-reject"
           data-testid="reject"
           disabled={busy || mode === "reject"}
-          onClick={() => {
-            setMode("reject");
-            // Focus after the form renders.
-            setTimeout(() => reasonRef.current?.focus(), 0);
-          }}
+          onClick={openReject}
         >
           Reject
         </button>
         {busy && <span className="muted">Signing…</span>}
       </div>
       {mode === "confirm-approve" && (
-        <div className="confirm critical" role="group" aria-label="Confirm critical approval">
-          <span className="confirm-text">⚠ Approve critical-risk action?</span>
-          <button type="button" className="btn btn-approve" data-testid="confirm-approve" disabled={disabled} onClick={onApprove}>
+        <div className="confirm critical" role="group" aria-label={`Confirm ${level} approval`}>
+          <span className="confirm-text">⚠ Approve {level}-risk action?</span>
+          <button
+            type="button"
+            ref={confirmRef}
+            className="btn btn-approve"
+            data-testid="confirm-approve"
+            disabled={disabled}
+            onClick={onApprove}
+          >
             Confirm
           </button>
           <button type="button" className="btn btn-ghost" disabled={busy} onClick={() => setMode("idle")}>
@@ -96,6 +158,14 @@ export function DecidePanel({ level, expired, busy, onApprove, onReject }: Props
               setReason(e.target.value);
               if (e.target.value.trim()) setReasonError(false);
             }}
+          />
+          <label htmlFor={`${reasonId}-suggestion`}>Suggestion for the agent (optional, sent with the reason)</label>
+          <textarea
+            id={`${reasonId}-suggestion`}
+            data-testid="reject-suggestion"
+            rows={2}
+            value={suggestion}
+            onChange={(e) => setSuggestion(e.target.value)}
           />
           {reasonError && (
             <p id={`${reasonId}-err`} className="field-error">

@@ -1,10 +1,12 @@
-import { useMemo } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
+import type { Action } from "../bindings/Action";
 import type { ActionDetail } from "../bindings/ActionDetail";
 import { grantFlags } from "../lib/grants";
 import { countHidden } from "../lib/hidden";
 import { absolute, age, untilExpiry } from "../lib/time";
 import { ChangeView } from "./ChangeView";
-import { DecidePanel } from "./DecidePanel";
+import { DecidePanel, type DecideCommand } from "./DecidePanel";
+import { EditPanel, type EditState } from "./EditPanel";
 import { DecisionPanel } from "./DecisionPanel";
 import { ImpactPanel } from "./ImpactPanel";
 import { RiskBadge } from "./RiskBadge";
@@ -16,17 +18,41 @@ type Props = {
   now: number;
   busy: boolean;
   onApprove: (id: string, actionDigest: string) => void;
+  /** Approve the reviewer's edit; `actionDigest` is the digest shown before editing. */
+  onApproveEdited: (id: string, actionDigest: string, action: Action) => void;
   onReject: (id: string, actionDigest: string, reason: string) => void;
+  /** A keyboard command from the app (`a`, `r`, `e`), with a counter so repeats are seen. */
+  command?: { key: "approve" | "reject" | "edit"; n: number } | null;
 };
 
 /** Right pane: everything about one draft, and the decision controls while it is pending. */
-export function Detail({ detail, now, busy, onApprove, onReject }: Props) {
+export function Detail({ detail, now, busy, onApprove, onApproveEdited, onReject, command }: Props) {
   const s = detail.summary;
   // Everything the agent sent: summary, target, payload and its claimed current state.
   const hidden = useMemo(() => countHidden(detail.action), [detail.action]);
   const flags = useMemo(() => grantFlags(detail), [detail]);
   const pending = s.status === "pending";
   const digest = detail.action_digest;
+  const [editing, setEditing] = useState(false);
+  const [edit, setEdit] = useState<EditState | null>(null);
+  const [decideCommand, setDecideCommand] = useState<DecideCommand | null>(null);
+  // A command given before this draft was opened is not for it.
+  const seenCommand = useRef(command?.n ?? null);
+  useEffect(() => {
+    if (!command || !pending || command.n === seenCommand.current) return;
+    seenCommand.current = command.n;
+    if (command.key === "edit") setEditing(true);
+    else setDecideCommand({ key: command.key, n: command.n });
+  }, [command, pending]);
+  const stopEditing = () => {
+    setEditing(false);
+    setEdit(null);
+  };
+  // While editing, everything below describes the edit Rust checked, not the draft.
+  const preview = editing ? edit?.preview ?? null : null;
+  const risk = preview?.risk ?? detail.risk;
+  const review = preview?.review ?? detail.review;
+  const editBlocked = editing && (edit === null || edit.preview === null);
 
   return (
     <article className="detail" data-testid="detail" data-id={s.id} aria-label="Draft">
@@ -94,14 +120,34 @@ export function Detail({ detail, now, busy, onApprove, onReject }: Props) {
         </dd>
       </dl>
 
+      {editing && pending && (
+        <>
+          <EditPanel key={s.id} id={s.id} original={detail.action} onChange={setEdit} onCancel={stopEditing} />
+          <p className="note edit-status" data-testid="edit-status" aria-live="polite">
+            {edit?.error ? (
+              <span className="field-error" data-testid="edit-error">
+                <SafeText text={edit.error} inline />
+              </span>
+            ) : edit?.preview ? (
+              <>
+                Showing your edit. It will be signed as <code data-testid="edit-digest">{edit.preview.action_digest}</code>
+                {edit.preview.action_digest === digest ? " (unchanged)" : ""}.
+              </>
+            ) : (
+              "Checking your edit…"
+            )}
+          </p>
+        </>
+      )}
+
       <div className="panels">
-        <ImpactPanel items={detail.review.impact} />
-        <RiskPanel risk={detail.risk} />
+        <ImpactPanel items={review.impact} />
+        <RiskPanel risk={risk} />
       </div>
 
       <section className="panel change" aria-labelledby="change-h">
-        <h3 id="change-h">Change</h3>
-        <ChangeView change={detail.review.change} grantFlags={flags} />
+        <h3 id="change-h">Change{preview ? " (your edit)" : ""}</h3>
+        <ChangeView change={review.change} grantFlags={preview ? undefined : flags} />
       </section>
 
       {detail.decision && <DecisionPanel decision={detail.decision} />}
@@ -116,10 +162,17 @@ export function Detail({ detail, now, busy, onApprove, onReject }: Props) {
         <div className="decide-bar">
           <DecidePanel
             key={s.id}
-            level={detail.risk.level}
+            level={risk.level}
             expired={now >= s.expires_at}
             busy={busy}
-            onApprove={() => onApprove(s.id, digest)}
+            approveBlocked={editBlocked}
+            approveLabel={editing ? "Approve edit" : "Approve"}
+            command={decideCommand}
+            onEdit={editing ? undefined : () => setEditing(true)}
+            onApprove={() => {
+              if (editing && edit?.action && edit.preview) onApproveEdited(s.id, digest, edit.action);
+              else if (!editing) onApprove(s.id, digest);
+            }}
             onReject={(reason) => onReject(s.id, digest, reason)}
           />
         </div>

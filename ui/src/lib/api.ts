@@ -3,11 +3,13 @@
  * maps them onto the Rust snake_case parameters. Every failure rejects with an {@link ApiError}.
  */
 import { invoke } from "@tauri-apps/api/core";
+import type { Action } from "../bindings/Action";
 import type { ActionDetail } from "../bindings/ActionDetail";
 import type { ActionSummary } from "../bindings/ActionSummary";
 import type { ApiError } from "../bindings/ApiError";
 import type { AppInfo } from "../bindings/AppInfo";
 import type { DecisionInfo } from "../bindings/DecisionInfo";
+import type { EditPreview } from "../bindings/EditPreview";
 import type { ErrorCode } from "../bindings/ErrorCode";
 import type { NewAgent } from "../bindings/NewAgent";
 
@@ -58,6 +60,16 @@ export const getAction = (id: string) => call<ActionDetail>("get_action", { id }
 /** Approves the draft whose digest the reviewer saw; Rust refuses a different digest. */
 export const approve = (id: string, actionDigest: string) =>
   call<DecisionInfo>("approve", { id, actionDigest });
+
+/** Diff, impact, risk and digest of an edit of draft `id`; read-only, nothing is signed. */
+export const previewEdit = (id: string, action: Action) => call<EditPreview>("preview_edit", { id, action });
+
+/**
+ * Approves the reviewer's edit of draft `id`. `actionDigest` is the digest of the draft as it
+ * was shown before the edit; the signed decision carries `action`.
+ */
+export const approveEdited = (id: string, actionDigest: string, action: Action) =>
+  call<DecisionInfo>("approve_edited", { id, actionDigest, action });
 
 /** Rejects with a non-empty reason. */
 export const reject = (id: string, actionDigest: string, reason: string) =>

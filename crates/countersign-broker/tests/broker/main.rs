@@ -4,6 +4,7 @@
 mod api;
 mod attacks;
 mod decide;
+mod edit;
 mod fixture;
 mod hardening;
 mod novelty;
