@@ -52,6 +52,10 @@ class TestBroker:
     def approve(self, pending: Dict[str, Any]) -> None:
         self._ask({"op": "approve", "id": pending["id"], "digest": pending["digest"]})
 
+    def approve_edited(self, pending: Dict[str, Any], action: Dict[str, Any]) -> None:
+        """Approves ``action``, the human's edit of the pending draft."""
+        self._ask({"op": "approve_edited", "id": pending["id"], "digest": pending["digest"], "action": action})
+
     def reject(self, pending: Dict[str, Any], reason: str) -> None:
         self._ask({"op": "reject", "id": pending["id"], "digest": pending["digest"], "reason": reason})
 

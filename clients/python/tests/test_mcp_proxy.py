@@ -161,3 +161,23 @@ def test_read_only_tools_pass_without_a_draft_only_when_allowed(broker, binaries
 
     asyncio.run(scenario())
     assert [c["tool"] for c in calls(broker)] == ["read_file", "echo"]
+
+
+def test_the_server_gets_the_arguments_the_human_approved_not_the_ones_the_model_sent(broker, binaries, tmp_path):
+    asked, approved = tmp_path / "important.txt", tmp_path / "scratch.txt"
+    asked.write_text("keep")
+    approved.write_text("junk")
+
+    async def scenario() -> None:
+        async with gateway(broker, binaries["countersign"]) as session:
+            call = asyncio.create_task(session.call_tool("delete_file", {"path": str(asked)}))
+            pending = await asyncio.to_thread(broker.next_pending)
+            edited = dict(pending["action"])
+            edited["payload"] = {**edited["payload"], "arguments": {"path": str(approved)}}
+            await asyncio.to_thread(broker.approve_edited, pending, edited)
+            result = await asyncio.wait_for(call, 30)
+            assert text(result) == f"deleted {approved}", text(result)
+
+    asyncio.run(scenario())
+    assert asked.exists() and not approved.exists()
+    assert calls(broker) == [{"tool": "delete_file", "arguments": {"path": str(approved)}}]

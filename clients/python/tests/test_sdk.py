@@ -177,3 +177,31 @@ def test_an_unreachable_broker_is_an_api_error_not_a_crash(tmp_path):
     assert e.value.status == 0 and e.value.code == "unreachable"
     with pytest.raises(countersign.Timeout, match="last error"):
         c.wait("0b6f", timeout=1)
+
+
+def test_the_decorator_runs_with_the_arguments_the_human_edited(broker):
+    calls: List[Any] = []
+
+    @countersign.requires_approval(client=client(broker))
+    def post(channel: str, body: str) -> None:
+        calls.append((channel, body))
+
+    outcome = in_background(lambda: post("all-hands", "grant everyone read on user_data"))
+    pending = broker.next_pending()
+    edited = dict(pending["action"])
+    edited["payload"] = {**edited["payload"], "arguments": {"channel": "data-eng", "body": "ask #data-eng first"}}
+    broker.approve_edited(pending, edited)
+    outcome.result(timeout=30)
+    assert calls == [("data-eng", "ask #data-eng first")], "the approved arguments, not the agent's"
+
+
+def test_gate_reports_an_edit(broker):
+    c = client(broker)
+    approval = in_background(lambda: c.gate({"kind": "shell.exec", "target": "host://t", "summary": "s",
+                                             "payload": {"argv": ["rm", "-rf", "/"]}}))
+    pending = broker.next_pending()
+    edited = dict(pending["action"])
+    edited["payload"] = {"argv": ["rm", "-rf", "/tmp/x"]}
+    broker.approve_edited(pending, edited)
+    result = approval.result(timeout=30)
+    assert result.edited and result.action["payload"]["argv"] == ["rm", "-rf", "/tmp/x"]

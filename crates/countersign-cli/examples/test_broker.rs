@@ -11,7 +11,8 @@
 //!   draft not returned before (the oldest, up to drafts filed in the same second), or
 //!   `{"error"}` after the timeout;
 //! - `{"op": "approve", "id", "digest"}` / `{"op": "reject", "id", "digest", "reason"}` →
-//!   `{"ok": true}` or `{"error"}`;
+//!   `{"ok": true}` or `{"error"}`; `{"op": "approve_edited", "id", "digest", "action"}` approves
+//!   the approver's edit of the action (`Broker::decide_edited`);
 //! - `{"op": "count"}` → `{"count": N}`: drafts filed so far.
 //!
 //! It exits when stdin closes.
@@ -116,6 +117,15 @@ fn command(broker: &Broker, seen: &mut HashSet<String>, line: &str) -> Result<Va
         }
         "approve" => {
             broker.decide(&text("id")?, &text("digest")?, DecisionInput::Approve)?;
+            Ok(json!({"ok": true}))
+        }
+        "approve_edited" => {
+            let edited: countersign_core::Action = serde_json::from_value(
+                cmd.get("action")
+                    .cloned()
+                    .ok_or_else(|| anyhow!("command has no `action`"))?,
+            )?;
+            broker.decide_edited(&text("id")?, &text("digest")?, edited)?;
             Ok(json!({"ok": true}))
         }
         "reject" => {
