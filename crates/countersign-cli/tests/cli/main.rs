@@ -4,6 +4,7 @@
 
 mod audit;
 mod hook;
+mod mcp;
 mod policy;
 mod score;
 
