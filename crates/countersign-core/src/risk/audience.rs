@@ -169,10 +169,8 @@ fn recipients(action: &Action, ctx: &RiskContext, s: &mut Scorer) {
     }
 }
 
-static URL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-    #[allow(clippy::unwrap_used)]
-    regex::Regex::new(r#"(?i)\b(?:https?://|www\.)[^\s"'<>)\]]+"#).unwrap()
-});
+static URL: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| super::exposure::re(r#"(?i)\b(?:https?://|www\.)[^\s"'<>)\]]+"#));
 
 fn links(action: &Action, payload: &Payload, ctx: &RiskContext, s: &mut Scorer) {
     if ctx.org_domains.is_empty() {
