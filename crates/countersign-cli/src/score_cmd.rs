@@ -31,6 +31,10 @@ pub struct ScoreArgs {
     /// outside. Added to the domains of --policy.
     #[arg(long = "org-domain", value_name = "DOMAIN")]
     org_domains: Vec<String>,
+    /// A policy.toml whose org domains and sensitive patterns the score uses. Its signature is
+    /// not checked: offline scoring decides nothing (the broker verifies the policy it enforces).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
 }
 
 fn open(input: &PathBuf) -> anyhow::Result<Box<dyn BufRead>> {
@@ -70,14 +74,16 @@ fn scored(bytes: &[u8], ctx: &RiskContext) -> Result<Value, Value> {
 
 /// Runs `countersign score`.
 pub fn score(args: ScoreArgs) -> anyhow::Result<ExitCode> {
-    let ctx = RiskContext {
-        org_domains: args
-            .org_domains
-            .iter()
-            .map(|d| d.to_ascii_lowercase())
-            .collect(),
-        ..RiskContext::default()
+    let mut ctx = match &args.policy {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            countersign_core::policy::Policy::parse(&text)?.risk_context()
+        }
+        None => RiskContext::default(),
     };
+    ctx.org_domains
+        .extend(args.org_domains.iter().map(|d| d.to_ascii_lowercase()));
     let mut input = open(&args.input)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

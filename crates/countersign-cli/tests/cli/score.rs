@@ -72,3 +72,17 @@ fn score_jsonl_prints_one_line_per_draft_and_flags_bad_lines() {
     );
     assert_eq!(lines[2]["error"]["code"], "malformed_json");
 }
+
+#[test]
+fn score_takes_the_org_domains_from_a_policy_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "serial = 1\norg_domains = [\"example.com\"]\n").unwrap();
+    let draft = r#"{"kind":"tool.call","target":"mcp://mail","summary":"s","payload":{"tool":"send_email","arguments":{"to":["x@evil.test"],"body":"hi"}}}"#;
+    let (code, out) = countersign(&["score", "--policy", policy.to_str().unwrap(), "-"], draft);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("audience.outside_recipient"),
+        "the policy's domains make evil.test outside: {out}"
+    );
+}
