@@ -4,6 +4,7 @@
 fn main() {
     let commands = &[
         "list_actions",
+        "list_history",
         "get_action",
         "approve",
         "preview_edit",

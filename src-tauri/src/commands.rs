@@ -3,7 +3,8 @@
 
 use countersign_broker::{Broker, BrokerError, DecisionInput};
 use countersign_core::api::{
-    ActionDetail, ActionSummary, ApiError, AppInfo, DecisionInfo, EditPreview, ErrorCode, NewAgent,
+    ActionDetail, ActionSummary, ApiError, AppInfo, DecisionInfo, EditPreview, ErrorCode,
+    HistoryEntry, NewAgent,
 };
 use countersign_core::Action;
 use tauri::{State, WebviewWindow};
@@ -12,6 +13,9 @@ use crate::AppState;
 
 /// Most queue rows sent to the window at once (the queue is virtualised; 10,000 stay smooth).
 const QUEUE_LIMIT: u32 = 10_000;
+
+/// Most history rows sent at once.
+const HISTORY_LIMIT: u32 = 1_000;
 
 fn main_window_only(window: &WebviewWindow) -> Result<(), ApiError> {
     if window.label() == "main" {
@@ -48,6 +52,16 @@ pub async fn list_actions(
 ) -> Result<Vec<ActionSummary>, ApiError> {
     main_window_only(&window)?;
     blocking(&state.broker, |b| b.list(QUEUE_LIMIT)).await
+}
+
+/// Decided drafts, most recently decided first, with who decided, when and why.
+#[tauri::command]
+pub async fn list_history(
+    window: WebviewWindow,
+    state: State<'_, AppState>,
+) -> Result<Vec<HistoryEntry>, ApiError> {
+    main_window_only(&window)?;
+    blocking(&state.broker, |b| b.history(HISTORY_LIMIT)).await
 }
 
 /// One draft with its diff, impact, risk and decision.

@@ -146,6 +146,7 @@ fn start(args: AppArgs) -> anyhow::Result<()> {
     let app = tauri::Builder::default()
         .invoke_handler(tauri::generate_handler![
             commands::list_actions,
+            commands::list_history,
             commands::get_action,
             commands::approve,
             commands::preview_edit,

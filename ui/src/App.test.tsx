@@ -92,6 +92,10 @@ class FakeShell {
         this.drafts.set(d.summary.id, { ...d, summary: { ...d.summary, status: "approved" }, decision: info });
         return info;
       }
+      case "list_history":
+        return [...this.drafts.values()]
+          .filter((d) => d.decision)
+          .map((d) => ({ draft: d.summary, approver: d.decision!.approver, decided_at: d.decision!.decided_at, reason: d.decision!.reason }));
       case "add_agent":
         return { name: args.name, token: "cs_TESTTOKENabcdefghijklmnopqrstuvwxyz0123456" };
       default:
@@ -537,5 +541,24 @@ describe("queue search, filters and keys", () => {
     const cursor = document.querySelector(".queue-item.is-cursor");
     expect(cursor, "the cursor row is rendered after scrolling down").not.toBeNull();
     expect(document.activeElement).toBe(cursor);
+  });
+});
+
+describe("history", () => {
+  it("lists decided drafts with who decided, when and why, and opens them", async () => {
+    const user = await renderApp();
+    await user.click(screen.getByTestId("tab-history"));
+    await waitFor(() => expect(screen.getAllByTestId("history-item").map((r) => r.getAttribute("data-id"))).toEqual([ID(4)]));
+    expect(screen.getByTestId("history-who").textContent).toMatch(/^rejected by Ana · /);
+    expect(screen.getByTestId("history-why").textContent).toBe("no");
+    // A decision made meanwhile shows up (pushed event, no reload).
+    await user.click(screen.getByTestId("tab-queue"));
+    await openDraft(user, ID(1));
+    await user.click(screen.getByTestId("approve"));
+    await waitFor(() => expect(screen.getByTestId("detail-status").textContent).toBe("approved"));
+    await user.click(screen.getByTestId("tab-history"));
+    await waitFor(() => expect(screen.getAllByTestId("history-item")).toHaveLength(2));
+    await user.click(screen.getAllByTestId("history-item").find((r) => r.getAttribute("data-id") === ID(4))!);
+    await waitFor(() => expect(screen.getByTestId("detail").getAttribute("data-id")).toBe(ID(4)));
   });
 });

@@ -5,12 +5,15 @@ import type { ActionDetail } from "./bindings/ActionDetail";
 import type { ActionSummary } from "./bindings/ActionSummary";
 import type { ApiError } from "./bindings/ApiError";
 import type { AppInfo } from "./bindings/AppInfo";
+import type { HistoryEntry } from "./bindings/HistoryEntry";
 import type { QueueEvent } from "./bindings/QueueEvent";
 import { AddAgentDialog } from "./components/AddAgentDialog";
 import { Detail } from "./components/Detail";
 import { ErrorBanner } from "./components/ErrorBanner";
 import { Header } from "./components/Header";
+import { History } from "./components/History";
 import { Queue } from "./components/Queue";
+import { QueueFilters } from "./components/QueueFilters";
 import { ShortcutSheet } from "./components/ShortcutSheet";
 import * as api from "./lib/api";
 import { filterActions, NO_FILTERS, ordered, type Filters } from "./lib/queue";
@@ -34,12 +37,22 @@ export function App() {
   const [addingAgent, setAddingAgent] = useState(false);
   const [filters, setFilters] = useState<Filters>(NO_FILTERS);
   const [showKeys, setShowKeys] = useState(false);
+  const [view, setView] = useState<"queue" | "history">("queue");
+  const [history, setHistory] = useState<HistoryEntry[] | null>(null);
+  const viewRef = useRef(view);
+  viewRef.current = view;
+  const shownHistory = useMemo(() => {
+    if (!history) return null;
+    const keep = new Set(filterActions(history.map((h) => h.draft), filters).map((d) => d.id));
+    return history.filter((h) => keep.has(h.draft.id));
+  }, [history, filters]);
   const searchRef = useRef<HTMLInputElement>(null);
   const shown = useMemo(() => (actions ? filterActions(actions, filters) : null), [actions, filters]);
   const [command, setCommand] = useState<{ key: "approve" | "reject" | "edit"; n: number } | null>(null);
   const now = useNow();
 
   const fail = useCallback((e: unknown) => setError(api.toApiError(e)), []);
+  const loadHistory = useCallback(() => api.listHistory().then(setHistory, fail), [fail]);
 
   // Responses can arrive out of order (events, clicks); only the latest request of each kind wins.
   const listSeq = useRef(0);
@@ -105,6 +118,7 @@ export function App() {
     let gone = false;
     listen<QueueEvent>(api.QUEUE_CHANGED, (e) => {
       void loadList();
+      if (viewRef.current === "history") void loadHistory();
       if (e.payload.id === openRef.current) void loadDetail(e.payload.id);
     }).then((u) => {
       if (gone) u();
@@ -114,7 +128,7 @@ export function App() {
       gone = true;
       unlisten?.();
     };
-  }, [fail, loadDetail, loadList]);
+  }, [fail, loadDetail, loadList, loadHistory]);
 
   const decide = useCallback(
     (id: string, request: Promise<unknown>) => {
@@ -144,7 +158,8 @@ export function App() {
   // j/k walk the queue, Enter opens. Ignored while typing or while the dialog is open;
   // Enter on a focused button keeps its own meaning.
   const orderedRef = useRef<ActionSummary[]>([]);
-  orderedRef.current = shown ? ordered(shown) : [];
+  orderedRef.current =
+    view === "history" ? (shownHistory ?? []).map((h) => h.draft) : shown ? ordered(shown) : [];
   const cursorRef = useRef<string | null>(null);
   cursorRef.current = cursorId;
   useEffect(() => {
@@ -192,17 +207,57 @@ export function App() {
       <Header info={info} pending={pending} onAddAgent={() => setAddingAgent(true)} />
       {error && <ErrorBanner error={error} onDismiss={() => setError(null)} />}
       <main className="panes">
-        <Queue
-          actions={shown}
-          all={actions}
-          openId={openId}
-          cursorId={cursorId}
-          now={now}
-          onOpen={open}
-          filters={filters}
-          onFilters={setFilters}
-          searchRef={searchRef}
-        />
+        <div className="left-pane">
+          <div className="view-tabs" role="tablist" aria-label="Queue or history">
+            <button
+              type="button"
+              role="tab"
+              aria-selected={view === "queue"}
+              className={view === "queue" ? "tab is-active" : "tab"}
+              data-testid="tab-queue"
+              onClick={() => setView("queue")}
+            >
+              Queue
+            </button>
+            <button
+              type="button"
+              role="tab"
+              aria-selected={view === "history"}
+              className={view === "history" ? "tab is-active" : "tab"}
+              data-testid="tab-history"
+              onClick={() => {
+                setView("history");
+                void loadHistory();
+              }}
+            >
+              History
+            </button>
+          </div>
+          {view === "history" ? (
+            <nav className="queue" aria-label="History">
+              <QueueFilters
+                all={history?.map((h) => h.draft) ?? []}
+                shown={shownHistory?.length ?? 0}
+                filters={filters}
+                onChange={setFilters}
+                searchRef={searchRef}
+              />
+              <History entries={shownHistory} openId={openId} cursorId={cursorId} now={now} onOpen={open} />
+            </nav>
+          ) : (
+            <Queue
+              actions={shown}
+              all={actions}
+              openId={openId}
+              cursorId={cursorId}
+              now={now}
+              onOpen={open}
+              filters={filters}
+              onFilters={setFilters}
+              searchRef={searchRef}
+            />
+          )}
+        </div>
         <div className="detail-pane">
           {openId === null ? (
             <p className="empty center">Select a draft to review it.</p>

@@ -7,7 +7,7 @@ use std::time::Duration;
 use countersign_core::action::{Action, Draft, DraftError};
 use countersign_core::api::{
     ActionDetail, ActionSummary, ApiError, DecisionInfo, DecisionResponse, EditPreview, ErrorCode,
-    NewAgent, QueueEvent, Status, Submitted,
+    HistoryEntry, NewAgent, QueueEvent, Status, Submitted,
 };
 use countersign_core::decision::{
     Approver, DecisionBody, RiskSummary, Verdict, DECISION_LIFETIME_S,
@@ -438,6 +438,25 @@ impl Broker {
             .actions(limit)?
             .iter()
             .map(summary_of)
+            .collect())
+    }
+
+    /// Decided drafts, most recently decided first (at most `limit`), with who, when and why.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn history(&self, limit: u32) -> Result<Vec<HistoryEntry>, BrokerError> {
+        Ok(self
+            .inner
+            .store
+            .history(limit)?
+            .into_iter()
+            .map(|h| HistoryEntry {
+                draft: summary_of(&h.action),
+                approver: h.approver,
+                decided_at: h.decided_at,
+                reason: h.reason,
+            })
             .collect())
     }
 

@@ -286,3 +286,18 @@ pub struct EditPreview {
     /// Diff and impact of the edited action.
     pub review: Review,
 }
+
+/// A decided draft in the history view: who decided, when, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct HistoryEntry {
+    /// The queue row (its status is the outcome).
+    pub draft: ActionSummary,
+    /// Who signed the decision (the app's approver also signs expiries and policy decisions).
+    pub approver: String,
+    /// When, Unix seconds.
+    #[ts(type = "number")]
+    pub decided_at: UnixSeconds,
+    /// Why (rejections, expiries, policy decisions).
+    pub reason: Option<String>,
+}

@@ -56,6 +56,19 @@ pub struct ActionRow {
     pub decided_at: Option<i64>,
 }
 
+/// A decided draft with who decided it, when and why (the history view).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryRow {
+    /// The draft.
+    pub action: ActionRow,
+    /// Approver name (the app's signer for expiries and policy decisions).
+    pub approver: String,
+    /// Reason given, if any.
+    pub reason: Option<String>,
+    /// Unix seconds.
+    pub decided_at: i64,
+}
+
 /// A decision to record (compare-and-set from pending).
 #[derive(Debug, Clone)]
 pub struct NewDecision<'a> {
@@ -246,6 +259,30 @@ impl Store {
         );
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map([limit], action_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Decided drafts with their decision's approver, reason and time, most recently decided
+    /// first (at most `limit`).
+    ///
+    /// # Errors
+    /// SQLite errors or unreadable stored JSON.
+    pub fn history(&self, limit: u32) -> Result<Vec<HistoryRow>> {
+        let conn = self.read();
+        let sql = format!(
+            "SELECT {ACTION_COLUMNS}, d.approver, d.reason, d.decided_at \
+             FROM actions a JOIN agents g ON g.id = a.agent_id JOIN decisions d ON d.action_id = a.id \
+             ORDER BY d.decided_at DESC, a.id LIMIT ?1"
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([limit], |r| {
+            Ok(HistoryRow {
+                action: action_row(r)?,
+                approver: r.get(11)?,
+                reason: r.get(12)?,
+                decided_at: r.get(13)?,
+            })
+        })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 

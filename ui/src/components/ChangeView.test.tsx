@@ -152,7 +152,7 @@ describe("command and request changes", () => {
   it("shows a script verbatim with hidden characters revealed", () => {
     render(<ChangeView change={{ type: "command", argv: null, script: "echo hi\u001B[2K\nrm x", cwd: null, env: [] }} />);
     const script = screen.getByTestId("script");
-    expect(script.textContent).toBe("echo hi⟨ESC⟩[2K\nrm x");
+    expect(script.textContent, "the whole ANSI sequence is one badge").toBe("echo hi⟨ANSI ESC[2K⟩\nrm x");
     expect(screen.queryByTestId("argv-item")).toBeNull();
   });
 

@@ -3,6 +3,7 @@ import type { Action } from "../bindings/Action";
 import type { ActionDetail } from "../bindings/ActionDetail";
 import { grantFlags } from "../lib/grants";
 import { countHidden } from "../lib/hidden";
+import { countLookalikes } from "../lib/lookalike";
 import { absolute, age, untilExpiry } from "../lib/time";
 import { ChangeView } from "./ChangeView";
 import { DecidePanel, type DecideCommand } from "./DecidePanel";
@@ -30,6 +31,7 @@ export function Detail({ detail, now, busy, onApprove, onApproveEdited, onReject
   const s = detail.summary;
   // Everything the agent sent: summary, target, payload and its claimed current state.
   const hidden = useMemo(() => countHidden(detail.action), [detail.action]);
+  const lookalikes = useMemo(() => countLookalikes(detail.action), [detail.action]);
   const flags = useMemo(() => grantFlags(detail), [detail]);
   const pending = s.status === "pending";
   const digest = detail.action_digest;
@@ -61,6 +63,13 @@ export function Detail({ detail, now, busy, onApprove, onApproveEdited, onReject
           ⚠ This draft contains {hidden.total} hidden character{hidden.total === 1 ? "" : "s"} (
           {hidden.bidi} bidirectional, {hidden.invisible} invisible, {hidden.control} control). They are
           shown as <span className="hidden-char">⟨…⟩</span> badges below.
+        </div>
+      )}
+      {lookalikes.mixed + lookalikes.ansi > 0 && (
+        <div className="hidden-banner" data-testid="lookalike-banner">
+          ⚠ This draft contains {lookalikes.mixed} word{lookalikes.mixed === 1 ? "" : "s"} mixing Latin with Cyrillic or
+          Greek letters and {lookalikes.ansi} terminal escape sequence{lookalikes.ansi === 1 ? "" : "s"}; they are marked
+          below.
         </div>
       )}
       <header className="detail-head">

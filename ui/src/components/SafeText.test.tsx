@@ -100,3 +100,47 @@ describe("hidden-character classification (mirrors countersign-core text.rs)", (
     expect(c).toEqual({ bidi: 1, invisible: 1, control: 1, total: 3 });
   });
 });
+
+describe("SafeText: lookalikes and terminal escapes", () => {
+  it.each([
+    ["Cyrillic a in a Latin word", "pay \u0070\u0430ypal now", "Latin+Cyrillic", ["U+0430"]],
+    ["Greek omicron in a Latin word", "g\u03BFogle", "Latin+Greek", ["U+03BF"]],
+    ["Latin o in a Cyrillic word", "\u043F\u0440o\u0434", "Cyrillic+Latin", ["U+043F", "U+0440", "U+0434"]],
+  ])("flags a word mixing scripts: %s", (_name, text, scripts, marked) => {
+    const { container } = render(<SafeText text={text} />);
+    const words = container.querySelectorAll<HTMLElement>('[data-testid="mixed-script"]');
+    expect(words).toHaveLength(1);
+    expect(words[0]!.dataset.scripts).toBe(scripts);
+    expect([...words[0]!.querySelectorAll<HTMLElement>("mark.homoglyph")].map((m) => m.dataset.codepoint)).toEqual(marked);
+    expect(words[0]!.querySelector(".hidden-mixed")!.textContent).toBe(`⟨${scripts}⟩`);
+  });
+
+  it.each([
+    ["plain English", "grant read to your team"],
+    ["a whole Cyrillic word next to a Latin one", "\u043F\u0440\u0438\u0432\u0435\u0442 hello"],
+    ["Greek maths in its own word", "the \u03C0 constant"],
+    ["accented Latin", "café naïve"],
+  ])("leaves %s alone", (_name, text) => {
+    const { container } = render(<SafeText text={text} />);
+    expect(container.querySelector('[data-testid="mixed-script"]')).toBeNull();
+    expect(container.textContent).toBe(text);
+  });
+
+  it.each([
+    ["erase line (CSI)", "a\u001B[2Kb", "⟨ANSI ESC[2K⟩"],
+    ["colour (CSI with parameters)", "\u001B[1;31mred", "⟨ANSI ESC[1;31m⟩"],
+    ["hyperlink (OSC ended by BEL)", "\u001B]8;;http://evil.example\u0007x", "⟨ANSI ESC]8;;http://evil.example BEL⟩"],
+    ["cursor save (two-character escape)", "\u001B7x", "⟨ANSI ESC7⟩"],
+  ])("shows an ANSI escape sequence as one badge: %s", (_name, text, label) => {
+    const { container } = render(<SafeText text={text} />);
+    const ansi = container.querySelectorAll<HTMLElement>('.hidden-char[data-kind="ansi"]');
+    expect(ansi.length).toBeGreaterThanOrEqual(1);
+    expect(ansi[0]!.textContent).toBe(label);
+    expect(ansi[0]!.dataset.codepoint).toBe("U+001B");
+  });
+
+  it("still shows a lone ESC as a control badge", () => {
+    const { container } = render(<SafeText text={"x\u001B"} />);
+    expect(container.querySelector('.hidden-char[data-kind="control"]')!.textContent).toBe("⟨ESC⟩");
+  });
+});

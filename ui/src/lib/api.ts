@@ -11,6 +11,7 @@ import type { AppInfo } from "../bindings/AppInfo";
 import type { DecisionInfo } from "../bindings/DecisionInfo";
 import type { EditPreview } from "../bindings/EditPreview";
 import type { ErrorCode } from "../bindings/ErrorCode";
+import type { HistoryEntry } from "../bindings/HistoryEntry";
 import type { NewAgent } from "../bindings/NewAgent";
 
 const CODES: readonly ErrorCode[] = [
@@ -53,6 +54,9 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 
 /** All drafts, any status, newest first. */
 export const listActions = () => call<ActionSummary[]>("list_actions");
+
+/** Decided drafts, most recently decided first, with who, when and why. */
+export const listHistory = () => call<HistoryEntry[]>("list_history");
 
 /** One draft with its risk, review and decision. */
 export const getAction = (id: string) => call<ActionDetail>("get_action", { id });

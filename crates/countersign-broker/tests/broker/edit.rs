@@ -143,3 +143,42 @@ async fn the_preview_scores_the_edit_without_deciding_anything() {
         "the stored draft is untouched"
     );
 }
+
+#[tokio::test]
+async fn the_history_lists_decided_drafts_with_who_when_and_why_newest_first() {
+    let f = start().await;
+    let a = f.client().submit(&draft("shell.exec")).await.unwrap();
+    let b = f.client().submit(&draft("acl.change")).await.unwrap();
+    let pending = f.client().submit(&draft("shell.exec")).await.unwrap();
+    f.broker
+        .decide(
+            &a.id,
+            &a.action_digest,
+            countersign_broker::DecisionInput::Approve,
+        )
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    f.broker
+        .decide(
+            &b.id,
+            &b.action_digest,
+            countersign_broker::DecisionInput::Reject {
+                reason: "never all-employees".into(),
+            },
+        )
+        .unwrap();
+    let h = f.broker.history(10).unwrap();
+    let ids: Vec<_> = h.iter().map(|e| e.draft.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [b.id.as_str(), a.id.as_str()],
+        "decided drafts only, newest decision first"
+    );
+    assert!(!ids.contains(&pending.id.as_str()));
+    assert_eq!(h[0].draft.status, Status::Rejected);
+    assert_eq!(h[0].approver, "ana");
+    assert_eq!(h[0].reason.as_deref(), Some("never all-employees"));
+    assert_eq!(h[1].draft.status, Status::Approved);
+    assert_eq!(h[1].reason, None);
+    assert!(h[0].decided_at >= h[1].decided_at);
+}
