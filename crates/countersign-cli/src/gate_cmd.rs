@@ -48,6 +48,13 @@ pub struct ExecArgs {
     /// Also write the received envelope here.
     #[arg(long)]
     envelope_out: Option<PathBuf>,
+    /// Run only decisions taken under this lead-signed policy (its `policy_sha256`); the policy's
+    /// signature (FILE.sig) is checked against --lead-trust before anything is submitted.
+    #[arg(long, requires = "lead_trust")]
+    policy: Option<PathBuf>,
+    /// Trust file pinning the lead keys that sign the policy.
+    #[arg(long)]
+    lead_trust: Option<PathBuf>,
     /// Executor for non-shell actions: receives the approved action JSON on stdin.
     #[arg(last = true)]
     executor: Vec<String>,
@@ -109,6 +116,16 @@ pub(crate) fn exec(args: ExecArgs) -> Result<ExitCode> {
     let bytes = read_input(&args.action)?;
     let draft = Draft::parse(&bytes).with_context(|| format!("draft {}", args.action.display()))?;
     let trusted = load_trust(&args.trust)?;
+    let policy = match (&args.policy, &args.lead_trust) {
+        (Some(p), Some(t)) => match crate::policy_cmd::verify_files(p, None, t) {
+            Ok(loaded) => Some(loaded),
+            Err(e) => {
+                eprintln!("countersign: policy REFUSED — {e:#}. Nothing was submitted.");
+                return Ok(ExitCode::from(EXIT_REFUSED));
+            }
+        },
+        _ => None,
+    };
     let token = token(&args)?;
     let ledger = Ledger::open_in(&state_dir(args.state_dir.as_ref())?)?;
     let client = Client::new(&args.api, token)?;
@@ -147,6 +164,17 @@ pub(crate) fn exec(args: ExecArgs) -> Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
+    if let Some(p) = &policy {
+        if approved.body.policy_sha256.as_deref() != Some(p.sha256.as_str()) {
+            eprintln!(
+                "countersign: decision REFUSED — taken under policy {}, not the pinned {} (serial {}). Nothing was run.",
+                approved.body.policy_sha256.as_deref().unwrap_or("(none)"),
+                p.sha256,
+                p.policy.serial
+            );
+            return Ok(ExitCode::from(EXIT_REFUSED));
+        }
+    }
     if let Some(out) = &args.envelope_out {
         std::fs::write(out, serde_json::to_vec_pretty(&approved.envelope)?)
             .with_context(|| format!("writing {}", out.display()))?;

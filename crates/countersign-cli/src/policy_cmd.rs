@@ -75,6 +75,30 @@ fn sig_path(file: &std::path::Path, explicit: Option<PathBuf>) -> PathBuf {
     })
 }
 
+/// Reads `file` and its signature (default FILE.sig) and verifies them against the lead keys
+/// pinned in `lead_trust`.
+///
+/// # Errors
+/// Unreadable files, a signature that is not a DSSE envelope or does not verify, an invalid
+/// policy.
+pub fn verify_files(
+    file: &std::path::Path,
+    signature: Option<PathBuf>,
+    lead_trust: &std::path::Path,
+) -> Result<LoadedPolicy> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let sig = sig_path(file, signature);
+    let envelope: Envelope = serde_json::from_value(countersign_core::json::parse_strict(
+        &std::fs::read(&sig).with_context(|| format!("reading {}", sig.display()))?,
+    )?)
+    .context("the signature file is not a DSSE envelope")?;
+    let trusted = TrustedKeys::from_json(
+        &std::fs::read(lead_trust).with_context(|| format!("reading {}", lead_trust.display()))?,
+    )?;
+    LoadedPolicy::verify(&bytes, &envelope, &trusted)
+        .with_context(|| format!("refusing policy {}", file.display()))
+}
+
 /// Runs `countersign policy …`.
 pub fn run(command: PolicyCommand) -> Result<ExitCode> {
     match command {
@@ -104,16 +128,7 @@ pub fn run(command: PolicyCommand) -> Result<ExitCode> {
             signature,
             lead_trust,
         } => {
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let sig = sig_path(&file, signature);
-            let envelope: Envelope = serde_json::from_value(countersign_core::json::parse_strict(
-                &std::fs::read(&sig).with_context(|| format!("reading {}", sig.display()))?,
-            )?)
-            .context("the signature file is not a DSSE envelope")?;
-            let trusted = TrustedKeys::from_json(&std::fs::read(&lead_trust)?)?;
-            let loaded = LoadedPolicy::verify(&bytes, &envelope, &trusted)
-                .with_context(|| format!("refusing policy {}", file.display()))?;
+            let loaded = verify_files(&file, signature, &lead_trust)?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&serde_json::json!({
