@@ -264,7 +264,14 @@ pub fn score_with(action: &Action, ctx: &RiskContext) -> Risk {
             audience::detect(action, &payload, ctx, &mut s);
             match &payload {
                 Payload::ShellExec(sh) => shell::detect(sh, &mut s),
-                Payload::ToolCall(t) => tool::detect(t, &mut s),
+                Payload::ToolCall(t) => {
+                    tool::detect(t, &mut s);
+                    for (pointer, key, text) in strings(&t.arguments, "/payload/arguments") {
+                        if key.is_some_and(tool::is_command_key) && !sql::looks_like_sql(text) {
+                            shell::detect_in_argument(text, &pointer, &mut s);
+                        }
+                    }
+                }
                 Payload::HttpRequest(h) => tool::detect_http(h, &mut s),
                 Payload::FileWrite(f) => tool::detect_file(action, f, &mut s),
                 _ => {}

@@ -425,6 +425,18 @@ pub fn detect(sh: &ShellExecPayload, s: &mut Scorer) {
         }
         _ => {}
     }
+    walked(&w, pointer, s);
+}
+
+/// Scores a command line found in a tool call's arguments (`{"command": "rm -rf …"}` of an
+/// MCP shell tool) like a `shell.exec` script, at `pointer`.
+pub fn detect_in_argument(script: &str, pointer: &str, s: &mut Scorer) {
+    let mut w = Walk::default();
+    w.script(script, 0);
+    walked(&w, pointer, s);
+}
+
+fn walked(w: &Walk, pointer: &str, s: &mut Scorer) {
     if let Some(e) = &w.unparseable {
         s.add(
             "shell.unparseable",

@@ -254,6 +254,14 @@ const ARG_HINTS: &[(&[&str], &str, u8, &str)] = &[
     ),
 ];
 
+/// Argument names that carry a command line for a shell (`{"command": "ls -la"}`).
+pub fn is_command_key(key: &str) -> bool {
+    matches!(
+        key.to_ascii_lowercase().as_str(),
+        "command" | "cmd" | "shell" | "bash" | "script" | "command_line" | "commandline"
+    )
+}
+
 /// Runs the detector on a tool call.
 pub fn detect(t: &ToolCallPayload, s: &mut Scorer) {
     let words = super::identifier_words(&t.tool);

@@ -92,6 +92,8 @@ fn argv(words: &[&str]) -> Value {
 #[case::psql_drop(script("psql -c 'DROP TABLE users'"), "sql.drop", true)]
 #[case::kubectl_delete(script("kubectl delete namespace prod"), "shell.infra_delete", true)]
 #[case::unterminated_quote(script("echo 'oops"), "shell.unparseable", true)]
+#[case::mcp_shell_tool(tool("execute_command", json!({"command": "sudo rm -rf /var/lib/app"})), "shell.recursive_delete", true)]
+#[case::mcp_shell_tool_harmless(tool("run_terminal_cmd", json!({"command": "ls -la"})), "shell.recursive_delete", false)]
 #[case::ls_is_fine(script("ls -la /srv"), "shell.unparseable", false)]
 fn shell_commands(#[case] draft: Value, #[case] factor: &str, #[case] fires: bool) {
     check(&scored(draft, &org()), factor, fires);
