@@ -1,16 +1,39 @@
+import { useState } from "react";
 import type { Change } from "../bindings/Change";
+import { MarkdownPreview } from "./MarkdownPreview";
 import { CommandView } from "./CommandView";
 import { PrincipalTable, type GrantFlags } from "./PrincipalTable";
 import { RequestView } from "./RequestView";
 import { SafeText } from "./SafeText";
 import { TextDiffView } from "./TextDiffView";
 
+/** Raw Markdown by default; the sanitised preview only on request. */
+function MarkdownToggle({ source }: { source: string }) {
+  const [on, setOn] = useState(false);
+  return (
+    <div className="md-toggle">
+      <button type="button" className="btn btn-ghost btn-small" data-testid="md-toggle" aria-pressed={on} onClick={() => setOn(!on)}>
+        {on ? "Hide Markdown preview" : "Preview as Markdown (sanitised)"}
+      </button>
+      {on && <MarkdownPreview source={source} />}
+    </div>
+  );
+}
+
+type Props = {
+  change: Change;
+  grantFlags?: GrantFlags;
+  /** The post's Markdown source (message.post body), for the optional preview. */
+  markdown?: string;
+};
+
 /** The change, shaped for its kind. An unknown shape is shown raw and called out. */
-export function ChangeView({ change, grantFlags }: { change: Change; grantFlags?: GrantFlags }) {
+export function ChangeView({ change, grantFlags, markdown }: Props) {
   switch (change.type) {
     case "text":
       return (
         <>
+          {markdown !== undefined && <MarkdownToggle source={markdown} />}
           <p className="change-label">
             <SafeText text={change.label} inline />
           </p>

@@ -26,6 +26,15 @@ type Props = {
   command?: { key: "approve" | "reject" | "edit"; n: number } | null;
 };
 
+/** The Markdown body of a post, for the optional preview; undefined for other kinds. */
+function markdownOf(action: Action): string | undefined {
+  if (action.kind !== "message.post") return undefined;
+  const p = action.payload;
+  if (p === null || typeof p !== "object" || Array.isArray(p)) return undefined;
+  const body = (p as Record<string, unknown>).body;
+  return typeof body === "string" ? body : undefined;
+}
+
 /** Right pane: everything about one draft, and the decision controls while it is pending. */
 export function Detail({ detail, now, busy, onApprove, onApproveEdited, onReject, command }: Props) {
   const s = detail.summary;
@@ -54,6 +63,7 @@ export function Detail({ detail, now, busy, onApprove, onApproveEdited, onReject
   const preview = editing ? edit?.preview ?? null : null;
   const risk = preview?.risk ?? detail.risk;
   const review = preview?.review ?? detail.review;
+  const shownAction = preview && edit?.action ? edit.action : detail.action;
   const editBlocked = editing && (edit === null || edit.preview === null);
 
   return (
@@ -156,7 +166,7 @@ export function Detail({ detail, now, busy, onApprove, onApproveEdited, onReject
 
       <section className="panel change" aria-labelledby="change-h">
         <h3 id="change-h">Change{preview ? " (your edit)" : ""}</h3>
-        <ChangeView change={review.change} grantFlags={preview ? undefined : flags} />
+        <ChangeView change={review.change} grantFlags={preview ? undefined : flags} markdown={markdownOf(shownAction)} />
       </section>
 
       {detail.decision && <DecisionPanel decision={detail.decision} />}
