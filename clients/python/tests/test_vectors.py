@@ -7,6 +7,7 @@ import pathlib
 import pytest
 
 from countersign_verify import (
+    Quorum,
     TrustedKeys,
     TrustError,
     VerificationError,
@@ -31,6 +32,7 @@ def outcome(vector):
             action_id=field("action_id"),
             agent=field("agent"),
             now=field("now"),
+            quorum=Quorum(**vector["quorum"]) if "quorum" in vector else None,
         )
     except VerificationError as e:
         return e.code, []
@@ -47,7 +49,7 @@ def test_the_file_covers_every_refusal_class():
     classes = {v["outcome"] for v in FILE["vectors"]}
     assert classes >= {
         "ok", "trust", "envelope", "payload_type", "payload_encoding", "signature",
-        "body", "digest", "audience", "expired", "rejected",
+        "body", "digest", "audience", "expired", "rejected", "quorum",
     }
 
 

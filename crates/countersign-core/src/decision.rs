@@ -149,6 +149,30 @@ pub enum GateError {
     /// The `jti` was used before.
     #[error("replay: decision {0} was already used")]
     Replay(String),
+    /// Genuine signatures, but not enough distinct approvers (or no lead) for the quorum.
+    #[error("quorum not met: {0}")]
+    Quorum(String),
+}
+
+/// How many distinct approvers a decision needs: what a policy band asks for, enforced by the
+/// gate. Counted over distinct pinned keys (one key pinned under two names counts once); a
+/// revoked key counts zero, and so does a key pinned under the requesting agent's own name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quorum {
+    /// Distinct counted signers required (at least 1).
+    pub approvals: usize,
+    /// Whether one of them must be pinned with role `lead`.
+    pub lead: bool,
+}
+
+impl Default for Quorum {
+    /// One approver, no lead: a single valid pinned signature.
+    fn default() -> Self {
+        Quorum {
+            approvals: 1,
+            lead: false,
+        }
+    }
 }
 
 /// Verifies a decision envelope for execution: pinned signature, payload type, strict body,
@@ -162,7 +186,22 @@ pub fn verify_decision(
     trusted: &TrustedKeys,
     expect: &Expectations<'_>,
 ) -> Result<DecisionBody, GateError> {
-    let body = verify_decision_signature(envelope, trusted)?;
+    verify_decision_quorum(envelope, trusted, expect, Quorum::default())
+}
+
+/// [`verify_decision`] with a [`Quorum`] of signers, checked last: a genuine rejection stays a
+/// rejection (any one approver may say no), an approval short of approvers fails with
+/// [`GateError::Quorum`].
+///
+/// # Errors
+/// [`GateError`] saying why it must not run.
+pub fn verify_decision_quorum(
+    envelope: &Envelope,
+    trusted: &TrustedKeys,
+    expect: &Expectations<'_>,
+    quorum: Quorum,
+) -> Result<DecisionBody, GateError> {
+    let (body, signers) = verify_signed(envelope, trusted)?;
     if body.action_id != expect.action_id {
         return Err(GateError::Audience(format!(
             "decision is for draft {}, not {}",
@@ -183,6 +222,7 @@ pub fn verify_decision(
                 .unwrap_or_else(|| "no reason given".into()),
         ));
     }
+    check_quorum(&body, &signers, trusted, quorum)?;
     Ok(body)
 }
 
@@ -195,6 +235,14 @@ pub fn verify_decision_signature(
     envelope: &Envelope,
     trusted: &TrustedKeys,
 ) -> Result<DecisionBody, GateError> {
+    verify_signed(envelope, trusted).map(|(body, _)| body)
+}
+
+/// The body and the distinct pinned, unrevoked key ids that signed it.
+fn verify_signed(
+    envelope: &Envelope,
+    trusted: &TrustedKeys,
+) -> Result<(DecisionBody, Vec<KeyId>), GateError> {
     let verified = envelope.verify(DECISION_PAYLOAD_TYPE, trusted)?;
     let value =
         crate::json::parse_strict(&verified.body).map_err(|e| GateError::Body(e.to_string()))?;
@@ -213,7 +261,35 @@ pub fn verify_decision_signature(
             computed,
         });
     }
-    Ok(body)
+    Ok((body, verified.signers))
+}
+
+fn check_quorum(
+    body: &DecisionBody,
+    signers: &[KeyId],
+    trusted: &TrustedKeys,
+    quorum: Quorum,
+) -> Result<(), GateError> {
+    // `signers` are distinct key ids of live keys (Envelope::verify); the requester's own key
+    // never counts towards approving its own action.
+    let counted: Vec<_> = signers
+        .iter()
+        .filter_map(|id| trusted.get(id))
+        .filter(|k| k.approver != body.agent)
+        .collect();
+    let needed = quorum.approvals.max(1);
+    if counted.len() < needed {
+        return Err(GateError::Quorum(format!(
+            "{} distinct approver(s) signed, {needed} required (revoked keys and the requesting agent's own key do not count)",
+            counted.len()
+        )));
+    }
+    if quorum.lead && !counted.iter().any(|k| k.role == "lead") {
+        return Err(GateError::Quorum(
+            "a signature by a key pinned as `lead` is required".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn check_freshness(body: &DecisionBody, now: UnixSeconds) -> Result<(), GateError> {

@@ -90,8 +90,24 @@ impl Envelope {
         env
     }
 
+    /// Adds this key's signature over the same body (DSSE multi-signature): how a second
+    /// approver or a lead co-signs a decision.
+    ///
+    /// # Errors
+    /// [`VerifyError::PayloadEncoding`] when the payload is not base64.
+    pub fn add_signature(&mut self, key: &ApproverKey) -> Result<(), VerifyError> {
+        let body = B64
+            .decode(&self.payload)
+            .map_err(|_| VerifyError::PayloadEncoding)?;
+        self.signatures.push(Signature {
+            keyid: key.key_id(),
+            sig: B64.encode(key.sign(&pae(&self.payload_type, &body))),
+        });
+        Ok(())
+    }
+
     /// Verifies the envelope against pinned keys and returns the body and the ids of the
-    /// distinct pinned keys whose signature verified (`verify_strict`: canonical `S`, no
+    /// distinct pinned, unrevoked keys whose signature verified (`verify_strict`: canonical `S`, no
     /// small-order `R` or keys).
     ///
     /// # Errors
@@ -121,7 +137,8 @@ impl Envelope {
             else {
                 continue;
             };
-            for (pinned, vk) in trusted.iter() {
+            // Revoked keys are skipped: their signatures count zero.
+            for (pinned, vk) in trusted.live() {
                 if !signers.contains(&pinned.keyid) && vk.verify_strict(&message, &sig).is_ok() {
                     signers.push(pinned.keyid.clone());
                 }

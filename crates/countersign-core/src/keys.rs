@@ -70,6 +70,7 @@ impl ApproverKey {
             public_key: B64.encode(self.verifying_key().as_bytes()),
             approver: approver.into(),
             role: role.into(),
+            revoked_at: None,
         }
     }
 }
@@ -94,6 +95,11 @@ pub struct TrustedKey {
     pub approver: String,
     /// `approver` or `lead`.
     pub role: String,
+    /// Set when the key was revoked (Unix seconds; after a rotation or a loss): its signatures
+    /// then count zero, whenever they were made. Absent for a live key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub revoked_at: Option<i64>,
 }
 
 /// Why a trust file was refused.
@@ -185,5 +191,15 @@ impl TrustedKeys {
     /// The pinned keys with their parsed public halves.
     pub fn iter(&self) -> impl Iterator<Item = (&TrustedKey, &VerifyingKey)> {
         self.keys.iter().map(|(k, v)| (k, v))
+    }
+
+    /// The pinned keys that are not revoked: the only ones whose signatures count.
+    pub fn live(&self) -> impl Iterator<Item = (&TrustedKey, &VerifyingKey)> {
+        self.iter().filter(|(k, _)| k.revoked_at.is_none())
+    }
+
+    /// The first pinned entry with this key id.
+    pub fn get(&self, keyid: &str) -> Option<&TrustedKey> {
+        self.keys.iter().map(|(k, _)| k).find(|k| k.keyid == keyid)
     }
 }

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use countersign_core::action::Draft;
 use countersign_core::api::Submitted;
-use countersign_core::decision::{verify_decision, DecisionBody, Expectations, GateError};
+use countersign_core::decision::{
+    verify_decision_quorum, DecisionBody, Expectations, GateError, Quorum,
+};
 use countersign_core::dsse::Envelope;
 
 use crate::client::{Client, ClientError};
@@ -167,7 +169,7 @@ pub async fn run_gated(
     })
 }
 
-/// Verifies `envelope` for execution (see [`verify_decision`]) and records its `jti` as used.
+/// Verifies `envelope` for execution (see [`countersign_core::decision::verify_decision`]) and records its `jti` as used.
 /// On `Ok` the returned body's `action` may be executed once; usable on its own, e.g. by a
 /// webhook receiver that got the envelope by POST.
 ///
@@ -180,7 +182,22 @@ pub fn verify_for_execution(
     ledger: &Ledger,
     expect: &Expectations<'_>,
 ) -> Result<DecisionBody, GateFailure> {
-    let body = verify_decision(envelope, trusted, expect)?;
+    verify_for_execution_with(envelope, trusted, ledger, expect, Quorum::default())
+}
+
+/// [`verify_for_execution`] requiring `quorum` (several distinct approvers, or a lead) of the
+/// envelope's signatures; see [`verify_decision_quorum`]. Nothing is recorded unless it holds.
+///
+/// # Errors
+/// As [`verify_for_execution`]; [`GateError::Quorum`] (refused) when too few count.
+pub fn verify_for_execution_with(
+    envelope: &Envelope,
+    trusted: &countersign_core::TrustedKeys,
+    ledger: &Ledger,
+    expect: &Expectations<'_>,
+    quorum: Quorum,
+) -> Result<DecisionBody, GateFailure> {
+    let body = verify_decision_quorum(envelope, trusted, expect, quorum)?;
     ledger.consume(&body.jti, &body.action_id)?;
     tracing::info!(id = %body.action_id, jti = %body.jti, approver = %body.approver.name, "approval verified and recorded");
     Ok(body)

@@ -33,7 +33,9 @@ pub mod offline;
 
 pub use client::{Client, ClientError};
 pub use exec::{execute, ExecError};
-pub use gate::{run_gated, verify_for_execution, Approved, GateFailure, GateOptions};
+pub use gate::{
+    run_gated, verify_for_execution, verify_for_execution_with, Approved, GateFailure, GateOptions,
+};
 pub use ledger::{Ledger, LedgerError};
 pub use offline::{verify_offline, Freshness, OfflineError, OfflineReport};
 

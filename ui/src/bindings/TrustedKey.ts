@@ -23,4 +23,9 @@ approver: string,
 /**
  * `approver` or `lead`.
  */
-role: string, };
+role: string, 
+/**
+ * Set when the key was revoked (Unix seconds; after a rotation or a loss): its signatures
+ * then count zero, whenever they were made. Absent for a live key.
+ */
+revoked_at?: number, };

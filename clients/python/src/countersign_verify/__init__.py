@@ -32,6 +32,7 @@ __all__ = [
     "TrustedKey",
     "TrustedKeys",
     "Verified",
+    "Quorum",
     "parse_strict",
     "pae",
     "action_digest",
@@ -59,7 +60,8 @@ RISK_LEVELS = frozenset(["low", "medium", "high", "critical"])
 class VerificationError(Exception):
     """The envelope must not be acted on. ``code`` is the class of refusal:
     ``envelope``, ``payload_type``, ``payload_encoding``, ``signature``, ``body``, ``digest``,
-    ``audience``, ``expired`` or ``rejected`` (a genuine, fresh rejection)."""
+    ``audience``, ``expired``, ``rejected`` (a genuine, fresh rejection) or ``quorum`` (too few
+    distinct approvers, or no lead)."""
 
     def __init__(self, code: str, message: str):
         super().__init__(message)
@@ -175,12 +177,24 @@ def _b64(text: Any) -> bytes:
 
 @dataclass(frozen=True)
 class TrustedKey:
-    """One pinned key, as ``countersign key export-public`` prints it."""
+    """One pinned key, as ``countersign key export-public`` prints it. A key with
+    ``revoked_at`` (Unix seconds) is revoked: its signatures count zero."""
 
     keyid: str
     public_key: bytes
     approver: str
     role: str
+    revoked_at: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Quorum:
+    """Distinct approvers a decision needs (``approvals`` ≥ 1), and whether one must be pinned
+    as ``lead``. Each pinned key counts once; revoked keys and a key pinned under the
+    requesting agent's own name count zero."""
+
+    approvals: int = 1
+    lead: bool = False
 
 
 def key_id(public_key: bytes) -> str:
@@ -219,10 +233,13 @@ class TrustedKeys:
         def fail(message: str) -> TrustError:
             return TrustError(f"trusted key #{index}: {message}")
 
-        if not isinstance(entry, dict) or set(entry) != cls._FIELDS:
-            raise fail(f"must have exactly the fields {sorted(cls._FIELDS)}")
+        if not isinstance(entry, dict) or not cls._FIELDS <= set(entry) <= cls._FIELDS | {"revoked_at"}:
+            raise fail(f"must have exactly the fields {sorted(cls._FIELDS)} (and optionally revoked_at)")
         if not all(isinstance(entry[f], str) for f in cls._FIELDS):
             raise fail("every field is a string")
+        revoked_at = entry.get("revoked_at")
+        if revoked_at is not None and not _is_int(revoked_at):
+            raise fail("revoked_at is Unix seconds")
         if entry["alg"] != "ed25519":
             raise fail(f"unsupported alg `{entry['alg']}`; only ed25519")
         try:
@@ -238,7 +255,7 @@ class TrustedKeys:
             raise fail("public_key is a weak (small-order) point")
         if key_id(public) != entry["keyid"]:
             raise fail(f"keyid {entry['keyid']} does not match public_key")
-        return TrustedKey(entry["keyid"], public, entry["approver"], entry["role"])
+        return TrustedKey(entry["keyid"], public, entry["approver"], entry["role"], revoked_at)
 
     def verify_strict(self, index: int, message: bytes, signature: bytes) -> bool:
         """Ed25519 with ed25519-dalek's ``verify_strict`` rules: canonical ``S`` (< ℓ), and
@@ -296,8 +313,8 @@ def _parse_envelope(data: bytes) -> Dict[str, Any]:
 
 
 def verify_envelope(envelope: Dict[str, Any], expected_type: str, trusted: TrustedKeys) -> Verified:
-    """Checks the payload type and the signatures against pinned keys only; each pinned key
-    counts at most once. The envelope's ``keyid`` is never used to choose a key."""
+    """Checks the payload type and the signatures against pinned, unrevoked keys only; each
+    pinned key counts at most once. The envelope's ``keyid`` is never used to choose a key."""
     if envelope["payloadType"] != expected_type:
         raise VerificationError(
             "payload_type",
@@ -315,6 +332,8 @@ def verify_envelope(envelope: Dict[str, Any], expected_type: str, trusted: Trust
         except ValueError:
             continue
         for index, key in enumerate(trusted.keys):
+            if key.revoked_at is not None:
+                continue  # a revoked key's signatures count zero
             if key.keyid not in signers and trusted.verify_strict(index, message, raw):
                 signers.append(key.keyid)
     if not signers:
@@ -436,10 +455,12 @@ def verify_decision(
     action_id: str,
     agent: str,
     now: int,
+    quorum: Optional[Quorum] = None,
 ) -> Dict[str, Any]:
     """Verifies a decision for execution: pinned signature, payload type, strict body, digest
     binding, audience (``action_id``, ``agent``), freshness at ``now`` (Unix seconds, ±60 s,
-    lifetime ≤ 5 minutes) and an approved verdict. Single use of ``jti`` is the caller's job.
+    lifetime ≤ 5 minutes), an approved verdict, and last the ``quorum`` of distinct approvers
+    (default: one). Single use of ``jti`` is the caller's job.
 
     Returns the body (``body["action"]`` is what to execute) with ``"_signers"`` added.
     Raises :class:`VerificationError`; its ``code`` says why.
@@ -462,4 +483,21 @@ def verify_decision(
         raise VerificationError("expired", f"expired {now - exp}s ago")
     if body["verdict"] != "approved":
         raise VerificationError("rejected", body.get("reason") or "no reason given")
+    _check_quorum(body, trusted, quorum or Quorum())
     return body
+
+
+def _check_quorum(body: Dict[str, Any], trusted: TrustedKeys, quorum: Quorum) -> None:
+    by_id: Dict[str, TrustedKey] = {}
+    for key in trusted.keys:
+        by_id.setdefault(key.keyid, key)  # the first entry of a key pinned twice
+    counted = [by_id[k] for k in body["_signers"] if by_id[k].approver != body["agent"]]
+    needed = max(1, quorum.approvals)
+    if len(counted) < needed:
+        raise VerificationError(
+            "quorum",
+            f"{len(counted)} distinct approver(s) signed, {needed} required "
+            "(revoked keys and the requesting agent's own key do not count)",
+        )
+    if quorum.lead and not any(k.role == "lead" for k in counted):
+        raise VerificationError("quorum", "a signature by a key pinned as `lead` is required")

@@ -16,12 +16,15 @@
 //! trust file}, "vectors": [{"name", "description", "trust", "envelope" (the exact bytes, as a
 //! string), "action_id"?, "agent"?, "now"?, "outcome", "signers"?}]}`. `outcome` is `ok` or the
 //! class of refusal: `trust` (the trust file is refused), `envelope`, `payload_type`,
-//! `payload_encoding`, `signature`, `body`, `digest`, `audience`, `expired`, `rejected`.
+//! `payload_encoding`, `signature`, `body`, `digest`, `audience`, `expired`, `rejected`,
+//! `quorum`. A vector with `"quorum": {"approvals", "lead"}` is verified with that quorum.
 
 use std::path::PathBuf;
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
-use countersign_core::decision::{verify_decision, Expectations, GateError, DECISION_PAYLOAD_TYPE};
+use countersign_core::decision::{
+    verify_decision_quorum, Expectations, GateError, Quorum, DECISION_PAYLOAD_TYPE,
+};
 use countersign_core::digest::{canonical_json, Digest};
 use countersign_core::dsse::{Envelope, VerifyError};
 use countersign_core::json::parse_strict;
@@ -606,6 +609,122 @@ fn generate() -> Value {
         "audience",
     )["action_id"] = json!("11111111-2222-3333-4444-555555555555");
 
+    // Quorum: several signatures over one body, counted once per distinct live pinned key.
+    let team = json!({"keys": [
+        team_key(&ana(), "ana", "approver", None),
+        team_key(&bob(), "bob", "lead", None),
+        team_key(&carol(), "carol", "approver", Some(IAT - 3600)),
+        team_key(&dave(), "dave", "approver", None),
+        team_key(&requester(), AGENT, "approver", None),
+    ]});
+    let duplicate = json!({"keys": [
+        team_key(&ana(), "ana", "approver", None),
+        team_key(&ana(), "ana-again", "lead", None),
+    ]});
+    let cosigned = |keys: &[ApproverKey], body: &Value| {
+        let mut env = sign_with(&keys[0], &canonical(body));
+        for k in &keys[1..] {
+            env.add_signature(k).expect("own payload is base64");
+        }
+        env
+    };
+    let quorum = |v: &mut Value, trust: &str, approvals: u32, lead: bool| {
+        v["trust"] = json!(trust);
+        v["quorum"] = json!({"approvals": approvals, "lead": lead});
+    };
+    let v = b.ok(
+        "quorum_of_two_with_a_lead_verifies",
+        "an approver and a lead co-signed; two distinct approvers and a lead are required",
+        &cosigned(&[ana(), bob()], &body),
+    );
+    quorum(v, "team", 2, true);
+    v["signers"] = json!([ana().key_id(), bob().key_id()]);
+    quorum(
+        b.add(
+            "quorum_same_key_twice_counts_once",
+            "one approver's signature twice does not make two approvers",
+            text(&cosigned(&[ana(), ana()], &body)),
+            "quorum",
+        ),
+        "team",
+        2,
+        false,
+    );
+    quorum(
+        b.add(
+            "quorum_one_key_pinned_under_two_names_counts_once",
+            "the trust file pins one key twice (as `ana` and as a lead `ana-again`): one approver",
+            text(&cosigned(&[ana(), ana()], &body)),
+            "quorum",
+        ),
+        "duplicate",
+        2,
+        false,
+    );
+    quorum(
+        b.add(
+            "quorum_revoked_approver_counts_zero",
+            "carol's key is revoked: her genuine signature does not count",
+            text(&cosigned(&[ana(), carol()], &body)),
+            "quorum",
+        ),
+        "team",
+        2,
+        false,
+    );
+    b.add(
+        "revoked_key_alone_is_refused",
+        "a decision signed only by a revoked key (old signatures are refused after a rotation)",
+        text(&cosigned(&[carol()], &body)),
+        "signature",
+    )["trust"] = json!("team");
+    quorum(
+        b.add(
+            "quorum_self_approval_does_not_count",
+            "a key pinned under the requesting agent's own name co-signed: it does not count",
+            text(&cosigned(&[ana(), requester()], &body)),
+            "quorum",
+        ),
+        "team",
+        2,
+        false,
+    );
+    b.add(
+        "self_approval_alone_is_refused",
+        "the requesting agent signed its own approval",
+        text(&cosigned(&[requester()], &body)),
+        "quorum",
+    )["trust"] = json!("team");
+    quorum(
+        b.add(
+            "quorum_lead_required_but_only_approvers_signed",
+            "two approvers, no lead",
+            text(&cosigned(&[ana(), dave()], &body)),
+            "quorum",
+        ),
+        "team",
+        2,
+        true,
+    );
+    quorum(
+        b.add(
+            "quorum_rejection_by_one_approver_is_a_rejection",
+            "any one approver may say no: a genuine rejection is a rejection whatever the quorum",
+            text(&sign(&canonical(&rejected))),
+            "rejected",
+        ),
+        "team",
+        2,
+        true,
+    );
+    let v = b.ok(
+        "one_approver_of_a_team_verifies_without_a_quorum",
+        "the default quorum is one approver",
+        &cosigned(&[dave()], &body),
+    );
+    v["trust"] = json!("team");
+    v["signers"] = json!([dave().key_id()]);
+
     json!({
         "description": "Countersign decision envelopes (DSSE, Ed25519) and the outcome every verifier must reach. Generated by crates/countersign-core/tests/core/vectors.rs; do not edit.",
         "payload_type": DECISION_PAYLOAD_TYPE,
@@ -614,10 +733,37 @@ fn generate() -> Value {
             "pinned": trust_of(&[(&ana_public, "ana")]),
             "small_order": trust_of(&[(&ana_public, "ana"), (&ORDER_8_POINT, "mallory")]),
             "identity": trust_of(&[(&identity, "mallory")]),
+            "team": team,
+            "duplicate": duplicate,
         },
         "vectors": b.vectors,
         "keys_for_reference": {"unpinned": B64.encode(mallory_public)},
     })
+}
+
+fn bob() -> ApproverKey {
+    ApproverKey::from_seed(&Zeroizing::new([0xb0; 32]))
+}
+
+fn carol() -> ApproverKey {
+    ApproverKey::from_seed(&Zeroizing::new([0xc0; 32]))
+}
+
+fn dave() -> ApproverKey {
+    ApproverKey::from_seed(&Zeroizing::new([0xd0; 32]))
+}
+
+/// A key pinned under the requesting agent's own name.
+fn requester() -> ApproverKey {
+    ApproverKey::from_seed(&Zeroizing::new([0xe0; 32]))
+}
+
+fn team_key(key: &ApproverKey, name: &str, role: &str, revoked_at: Option<i64>) -> Value {
+    let mut k = serde_json::to_value(key.trusted_key(name, role)).expect("JSON");
+    if let Some(t) = revoked_at {
+        k["revoked_at"] = json!(t);
+    }
+    k
 }
 
 fn sign_with(key: &ApproverKey, bytes: &[u8]) -> Envelope {
@@ -672,7 +818,11 @@ fn outcome(file: &Value, vector: &Value) -> (String, Vec<String>) {
         agent: agent.as_str().expect("string"),
         now: field("now").as_i64().expect("integer"),
     };
-    let code = match verify_decision(&envelope, &trusted, &expect) {
+    let quorum = vector.get("quorum").map_or(Quorum::default(), |q| Quorum {
+        approvals: q["approvals"].as_u64().expect("integer") as usize,
+        lead: q["lead"].as_bool().expect("boolean"),
+    });
+    let code = match verify_decision_quorum(&envelope, &trusted, &expect, quorum) {
         Ok(_) => "ok",
         Err(GateError::Signature(VerifyError::PayloadType { .. })) => "payload_type",
         Err(GateError::Signature(VerifyError::PayloadEncoding)) => "payload_encoding",
@@ -683,6 +833,7 @@ fn outcome(file: &Value, vector: &Value) -> (String, Vec<String>) {
         Err(GateError::Expired(_)) => "expired",
         Err(GateError::Rejected(_)) => "rejected",
         Err(GateError::Replay(_)) => "replay",
+        Err(GateError::Quorum(_)) => "quorum",
     };
     let signers = match envelope.verify(DECISION_PAYLOAD_TYPE, &trusted) {
         Ok(v) if code == "ok" => v.signers,
@@ -758,6 +909,7 @@ fn vector_names_are_unique_and_every_refusal_class_is_covered() {
         "audience",
         "expired",
         "rejected",
+        "quorum",
     ] {
         assert!(
             vectors.iter().any(|v| v["outcome"] == class),

@@ -10,4 +10,5 @@ mod exec;
 mod fixture;
 mod flow;
 mod offline;
+mod quorum;
 mod replay;
