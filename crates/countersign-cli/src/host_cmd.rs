@@ -14,6 +14,7 @@ use crate::StateArgs;
 pub(crate) fn serve(
     state: &StateArgs,
     listen: SocketAddr,
+    unix_socket: Option<std::path::PathBuf>,
     policy: &crate::policy_cmd::PolicyArgs,
 ) -> Result<ExitCode> {
     let dir = host::data_dir(state.data_dir.as_deref())?;
@@ -46,12 +47,31 @@ pub(crate) fn serve(
         let (name, keyid) = broker.approver();
         eprintln!("countersign: agent API on http://{bound} (data dir {}, approver {name} {keyid}, key in {location:?})", dir.display());
         let _expiry = broker.spawn_expiry_loop();
+        if let Some(path) = unix_socket.clone() {
+            eprintln!("countersign: agent API also on unix:{}", path.display());
+            let unix_broker = broker.clone();
+            tokio::spawn(async move {
+                let served = countersign_broker::http::serve_unix(
+                    path,
+                    unix_broker,
+                    countersign_broker::http::ApiConfig::default(),
+                    std::future::pending(),
+                )
+                .await;
+                if let Err(e) = served {
+                    tracing::error!("agent API on the Unix socket stopped: {e}");
+                }
+            });
+        }
         countersign_broker::http::serve(listener, broker.clone(), async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
         // Sign the audit head at shutdown, so that every row written is covered.
         broker.checkpoint_audit(1)?;
+        if let Some(path) = &unix_socket {
+            let _ = std::fs::remove_file(path);
+        }
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)

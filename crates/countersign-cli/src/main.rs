@@ -65,6 +65,10 @@ enum Command {
         /// Loopback address for the agent API.
         #[arg(long, default_value = countersign_broker::host::DEFAULT_LISTEN, env = "COUNTERSIGN_LISTEN")]
         listen: std::net::SocketAddr,
+        /// Also serve the agent API on this Unix domain socket (mode 0600; other users'
+        /// connections are dropped). Clients send `Host: localhost`.
+        #[arg(long, env = "COUNTERSIGN_UNIX_SOCKET")]
+        unix_socket: Option<PathBuf>,
         #[command(flatten)]
         policy: policy_cmd::PolicyArgs,
     },
@@ -186,8 +190,9 @@ fn main() -> ExitCode {
         Command::Serve {
             state,
             listen,
+            unix_socket,
             policy,
-        } => host_cmd::serve(&state, listen, &policy),
+        } => host_cmd::serve(&state, listen, unix_socket, &policy),
         Command::Policy { command } => policy_cmd::run(command),
         Command::Agent {
             command:

@@ -8,6 +8,8 @@ mod hook;
 mod mcp;
 mod policy;
 mod score;
+#[cfg(unix)]
+mod transport;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
