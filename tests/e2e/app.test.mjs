@@ -439,6 +439,91 @@ describe("Countersign desktop app, end to end", () => {
     });
   });
 
+  test("G: by keyboard alone the engineer finds, opens and rejects a draft with a suggestion; lookalikes are marked", async () => {
+    await withArtifacts("G-keyboard", async () => {
+      const marker = path.join(cfg.work, "G-marker");
+      const reason = "Do not send people to that link (e2e)";
+      const suggestion = "Link the internal docs page instead";
+      const draftPath = writeDraft("draftG", {
+        kind: "message.post",
+        target: "forum://eng/thread/7",
+        // "раypal": Cyrillic р and а in a Latin word; the body carries an ANSI erase-line.
+        summary: "Reply about \u0440\u0430ypal login",
+        payload: { channel: "eng", body: "See the docs\u001b[2K at [https://docs.example.com](https://evil.example.net/login)" },
+        expires_in_s: 600,
+      });
+      const stateDir = path.join(cfg.work, "gate");
+      const gate = startGate({ draftPath, trustPath, stateDir, token, executor: ["sh", "-c", `cat > ${marker}`] });
+      gates.push(gate);
+      const submitted = await gate.submitted;
+      await waitRowStatus(submitted.id, "pending");
+
+      // "/" focuses the search; the queue narrows to the draft; j puts the cursor on it; Enter opens it.
+      await browser.execute(() => document.activeElement?.blur());
+      await browser.keys(["/"]);
+      await browser.waitUntil(
+        async () => (await browser.execute(() => document.activeElement?.getAttribute("data-testid"))) === "queue-search",
+        { timeout: 5_000, timeoutMsg: "/ did not focus the search" },
+      );
+      await browser.keys(submitted.id.slice(0, 13).split(""));
+      await browser.waitUntil(async () => (await browser.$$(sel("queue-item"))).length === 1, {
+        timeout: 5_000,
+        timeoutMsg: "the search did not narrow the queue to the draft",
+      });
+      await browser.execute(() => document.activeElement?.blur());
+      await browser.keys(["j"]);
+      await browser.keys(["Enter"]);
+      await (await browser.$(sel("detail", `[data-id="${submitted.id}"]`))).waitForExist({
+        timeout: 10_000,
+        timeoutMsg: "j + Enter did not open the draft",
+      });
+
+      // The homoglyph word and the ANSI sequence are marked in the window.
+      const mixed = await browser.$(`${sel("detail")} ${sel("mixed-script")}`);
+      await mixed.waitForExist({ timeout: 5_000, timeoutMsg: "the mixed-script word is not marked" });
+      assert.equal(await mixed.getAttribute("data-scripts"), "Cyrillic+Latin");
+      assert.ok(await (await browser.$(`${sel("detail")} .hidden-char[data-kind="ansi"]`)).isExisting(), "the ANSI sequence is a badge");
+      assert.ok(await (await browser.$(sel("lookalike-banner"))).isExisting(), "the detail view warns about them");
+
+      // "?" shows the sheet; Escape closes it.
+      await browser.keys(["?"]);
+      await (await browser.$(sel("shortcuts"))).waitForDisplayed({ timeout: 5_000, timeoutMsg: "? did not show the shortcuts" });
+      await browser.keys(["Escape"]);
+      await (await browser.$(sel("shortcuts"))).waitForExist({ reverse: true, timeout: 5_000 });
+
+      // "r" opens the reason with the focus in it.
+      await browser.execute(() => document.activeElement?.blur());
+      await browser.keys(["r"]);
+      await browser.waitUntil(
+        async () => (await browser.execute(() => document.activeElement?.getAttribute("data-testid"))) === "reject-reason",
+        { timeout: 5_000, timeoutMsg: "r did not focus the reason" },
+      );
+      await (await browser.$(sel("reject-reason"))).setValue(reason);
+      await (await browser.$(sel("reject-suggestion"))).setValue(suggestion);
+      await (await browser.$(sel("confirm-reject"))).click();
+
+      const exit = await exitWithin(gate, 30_000, "after the keyboard rejection");
+      const { stderr } = gate.output();
+      assert.equal(exit.code, 3, `gate exit code after rejection; stderr: ${stderr}`);
+      assert.ok(stderr.includes(reason), `the agent gets the reason: ${stderr}`);
+      assert.ok(stderr.includes(`Suggestion: ${suggestion}`), `the agent gets the suggestion: ${stderr}`);
+      assert.ok(!existsSync(marker), "nothing ran");
+
+      // Escape in the search clears it.
+      await (await browser.$(sel("queue-search"))).click();
+      await browser.keys(["Escape"]);
+      await browser.waitUntil(async () => (await (await browser.$(sel("queue-search"))).getValue()) === "", {
+        timeout: 5_000,
+        timeoutMsg: "Escape did not clear the search",
+      });
+      await assertSamePage();
+    }).finally(async () => {
+      // Whatever happened, leave the queue unfiltered for the next test.
+      const clear = await browser.$("button=Clear");
+      if (await clear.isExisting()) await clear.click();
+    });
+  });
+
   test("E: an agent added in the window can submit with the token shown once", async () => {
     await withArtifacts("E-add-agent", async () => {
       await (await browser.$(sel("add-agent"))).click();

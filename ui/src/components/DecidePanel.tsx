@@ -64,16 +64,16 @@ export function DecidePanel({
   const approveClicked = () => {
     if (CONFIRM_LEVELS.includes(level)) {
       setMode("confirm-approve");
-      // Focus the confirmation so it is seen, but Enter is not handled by the queue: the
-      // second step is a click or a deliberate Enter/Space on the focused button.
-      setTimeout(() => confirmRef.current?.focus(), 0);
     } else onApprove();
   };
-  const openReject = () => {
-    setMode("reject");
-    // Focus after the form renders.
-    setTimeout(() => reasonRef.current?.focus(), 0);
-  };
+  const openReject = () => setMode("reject");
+  // Focus once the control is rendered (a key command renders later than a click does). The
+  // confirmation gets the focus so it is seen; the second step is still a click or a deliberate
+  // Enter/Space on that button (the queue's Enter ignores buttons).
+  useEffect(() => {
+    if (mode === "reject") reasonRef.current?.focus();
+    if (mode === "confirm-approve") confirmRef.current?.focus();
+  }, [mode]);
 
   const lastCommand = useRef<number | null>(null);
   useEffect(() => {
