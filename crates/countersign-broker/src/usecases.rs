@@ -360,15 +360,11 @@ impl Broker {
         let policy = self.inner.config.policy.as_deref();
         let mut ctx = policy.map(|p| p.policy.risk_context()).unwrap_or_default();
         // Novelty and bursts need the agent's history; without it the other detectors still run.
+        let counterparts = risk::novelty::counterparts(&action);
         ctx.history = self
             .inner
             .store
-            .agent_history(
-                &agent.id,
-                &action.target,
-                &risk::novelty::counterparts(&action),
-                now(),
-            )
+            .agent_history(&agent.id, &action.target, &counterparts, now())
             .ok();
         let risk = risk::score_with(&action, &ctx);
         let id = uuid::Uuid::new_v4().to_string();
@@ -392,6 +388,14 @@ impl Broker {
                 agent: agent.name.clone(),
                 max: self.inner.config.max_pending_per_agent,
             });
+        }
+        // Novelty bookkeeping only: a failure here must not fail a committed submission.
+        if let Err(e) = self
+            .inner
+            .store
+            .record_counterparts(&agent.id, &counterparts, created_at)
+        {
+            tracing::warn!("recording counterparts: {e}");
         }
         if let Some(p) = policy {
             let requirement = p.policy.requirement(&agent.name, action.kind, risk.score);

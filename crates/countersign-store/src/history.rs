@@ -5,13 +5,10 @@ use countersign_core::risk::novelty::History;
 
 use crate::{Result, Store};
 
-/// How many of an agent's most recent drafts are searched for earlier counterparts.
-const COUNTERPART_WINDOW: i64 = 5000;
-
 impl Store {
     /// What the store knows about `agent_id`'s past, before the draft being scored: its draft
     /// count, whether it acted on `target` before, which of `counterparts` (lower-case
-    /// recipients and hosts) appear in none of its last 5000 drafts, its drafts in the minute
+    /// recipients and hosts) it never addressed ([`Store::record_counterparts`]), its drafts in the minute
     /// before `now`, and its usual rate (drafts per active minute, × 100).
     ///
     /// # Errors
@@ -35,15 +32,11 @@ impl Store {
             |r| r.get(0),
         )?;
         let mut seen = conn.prepare_cached(
-            "SELECT EXISTS(SELECT 1 FROM (SELECT action_json FROM actions WHERE agent_id = ?1
-                 ORDER BY created_at DESC LIMIT ?3) WHERE instr(lower(action_json), ?2) > 0)",
+            "SELECT EXISTS(SELECT 1 FROM agent_counterparts WHERE agent_id = ?1 AND counterpart = ?2)",
         )?;
         let mut new_counterparts = Vec::new();
         for c in counterparts {
-            let known: bool = seen
-                .query_row(rusqlite::params![agent_id, c, COUNTERPART_WINDOW], |r| {
-                    r.get(0)
-                })?;
+            let known: bool = seen.query_row(rusqlite::params![agent_id, c], |r| r.get(0))?;
             if !known {
                 new_counterparts.push(c.clone());
             }
@@ -64,5 +57,28 @@ impl Store {
             last_minute: u32::try_from(last_minute).unwrap_or(u32::MAX),
             usual_per_minute_x100: u32::try_from(prior * 100 / minutes).unwrap_or(u32::MAX),
         })
+    }
+
+    /// Remembers that `agent_id` addressed `counterparts` (after its draft was committed).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn record_counterparts(
+        &self,
+        agent_id: &str,
+        counterparts: &[String],
+        at: i64,
+    ) -> Result<()> {
+        if counterparts.is_empty() {
+            return Ok(());
+        }
+        let conn = self.write();
+        let mut insert = conn.prepare_cached(
+            "INSERT OR IGNORE INTO agent_counterparts (agent_id, counterpart, first_seen) VALUES (?1, ?2, ?3)",
+        )?;
+        for c in counterparts {
+            insert.execute(rusqlite::params![agent_id, c, at])?;
+        }
+        Ok(())
     }
 }

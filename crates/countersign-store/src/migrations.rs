@@ -76,6 +76,17 @@ const MIGRATIONS: &[&str] = &[
         envelope_json TEXT NOT NULL             -- DSSE envelope over the checkpoint body
     ) STRICT;
     "#,
+    // 4: recipients and hosts each agent has addressed, for the risk score's novelty check
+    // (an indexed lookup instead of a scan of the agent's drafts).
+    r#"
+    CREATE TABLE agent_counterparts (
+        agent_id    TEXT NOT NULL REFERENCES agents(id),
+        counterpart TEXT NOT NULL,              -- lower-case e-mail address or host
+        first_seen  INTEGER NOT NULL,
+        PRIMARY KEY (agent_id, counterpart)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX actions_by_agent_target ON actions(agent_id, target);
+    "#,
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> Result<()> {
