@@ -6,6 +6,7 @@ mod digest;
 mod drafts;
 mod dsse;
 mod policy;
+mod properties;
 mod risk;
 mod vectors;
 
