@@ -434,6 +434,10 @@ describe("Countersign desktop app, end to end", () => {
       assert.equal(readFileSync(edited, "utf8"), "edited\n");
       assert.ok(!existsSync(original), "the agent's original command did not run");
       await waitRowStatus(submitted.id, "approved");
+      // The decided draft says that what was signed is the edit, and shows it.
+      const signedEdit = await browser.$(sel("signed-edit"));
+      await signedEdit.waitForExist({ timeout: 10_000, timeoutMsg: "the decision does not show the signed edit" });
+      assert.ok((await signedEdit.getText()).includes(`echo edited > ${edited}`), "the signed edit is shown");
       assert.equal(await (await browser.$(sel("error"))).isExisting(), false, "no error banner");
       await assertSamePage();
     });

@@ -169,7 +169,7 @@ export function Detail({ detail, now, busy, onApprove, onApproveEdited, onReject
         <ChangeView change={review.change} grantFlags={preview ? undefined : flags} markdown={markdownOf(shownAction)} />
       </section>
 
-      {detail.decision && <DecisionPanel decision={detail.decision} />}
+      {detail.decision && <DecisionPanel decision={detail.decision} draftDigest={digest} />}
       {!detail.decision && s.status === "expired" && (
         <section className="panel decision" data-testid="decision">
           <h3>Decision</h3>
