@@ -182,3 +182,45 @@ async fn the_history_lists_decided_drafts_with_who_when_and_why_newest_first() {
     assert_eq!(h[1].reason, None);
     assert!(h[0].decided_at >= h[1].decided_at);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edit_cannot_take_a_draft_out_of_the_lead_band_for_a_non_lead() {
+    use countersign_core::policy::{self, LoadedPolicy};
+    // A policy signed by a lead (seed 9); this broker's key (seed 7) is not a lead.
+    let lead = crate::fixture::seed_key(9);
+    let trusted =
+        countersign_core::TrustedKeys::from_keys(vec![lead.trusted_key("lea", "lead")]).unwrap();
+    let text = "serial = 1\n\n[thresholds]\nlead_required_from = 50\n";
+    let env = policy::sign(text.as_bytes(), &lead);
+    let loaded = LoadedPolicy::verify(text.as_bytes(), &env, &trusted).unwrap();
+    let f = crate::fixture::start_with(countersign_broker::BrokerConfig {
+        policy: Some(std::sync::Arc::new(loaded)),
+        ..countersign_broker::BrokerConfig::default()
+    })
+    .await;
+    let agent = f.broker.authenticate(&f.token).unwrap().unwrap();
+    let s = f
+        .broker
+        .submit(
+            &agent,
+            br#"{"kind":"shell.exec","target":"host://a","summary":"s","payload":{"argv":["rm","-rf","/tmp/build"]}}"#,
+        )
+        .unwrap();
+    assert!(s.risk.score >= 50, "in the lead band: {:?}", s.risk);
+    let mut harmless = f.broker.store().action(&s.id).unwrap().unwrap().action;
+    harmless.payload = serde_json::json!({"argv": ["ls", "/tmp/build"]});
+    let preview = f.broker.preview_edit(&s.id, &harmless).unwrap();
+    assert!(
+        preview.risk.score < 50,
+        "the edit alone scores low: {:?}",
+        preview.risk
+    );
+    let err = f
+        .broker
+        .decide_edited(&s.id, &s.action_digest, harmless)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("requires a lead"),
+        "the draft's own band still applies: {err}"
+    );
+}
