@@ -400,6 +400,8 @@ describe("editing before approving", () => {
     expect(previewed.id).toBe(ID(1));
     await user.click(screen.getByTestId("approve"));
     await waitFor(() => expect(screen.getByTestId("decision").textContent).toContain("approved"));
+    expect(screen.queryByTestId("edit-panel"), "editing ends with the decision").toBeNull();
+    expect(screen.getByRole("heading", { name: "Change" }), "the decided draft shows the agent's draft again").toBeTruthy();
     expect(shell.callsOf("approve"), "the plain approve is not used for an edit").toHaveLength(0);
     const sent = shell.callsOf("approve_edited").map((c) => c.args);
     expect(sent).toEqual([

@@ -44,7 +44,9 @@ export function Detail({ detail, now, busy, onApprove, onApproveEdited, onReject
   const flags = useMemo(() => grantFlags(detail), [detail]);
   const pending = s.status === "pending";
   const digest = detail.action_digest;
-  const [editing, setEditing] = useState(false);
+  const [editingState, setEditing] = useState(false);
+  // Editing ends with the decision: a decided draft shows the agent's draft and the decision.
+  const editing = editingState && pending;
   const [edit, setEdit] = useState<EditState | null>(null);
   const [decideCommand, setDecideCommand] = useState<DecideCommand | null>(null);
   // A command given before this draft was opened is not for it.
@@ -139,7 +141,7 @@ export function Detail({ detail, now, busy, onApprove, onApproveEdited, onReject
         </dd>
       </dl>
 
-      {editing && pending && (
+      {editing && (
         <>
           <EditPanel key={s.id} id={s.id} original={detail.action} onChange={setEdit} onCancel={stopEditing} />
           <p className="note edit-status" data-testid="edit-status" aria-live="polite">
