@@ -108,6 +108,12 @@ export function Queue({ actions, all, openId, cursorId, now, onOpen, filters, on
             </h3>
           </li>
         );
+      case "empty":
+        return (
+          <li key={it.key} className="vq-line" style={style}>
+            <p className="empty">{it.label}</p>
+          </li>
+        );
       case "row":
         return (
           <li key={it.key} className="vq-line" style={style}>
@@ -168,7 +174,6 @@ export function Queue({ actions, all, openId, cursorId, now, onOpen, filters, on
     </button>
   );
 
-  const pendingCount = actions.filter((a) => a.status === "pending").length;
   return (
     <nav className="queue" aria-label="Drafts">
       <QueueFilters all={all} shown={actions.length} filters={filters} onChange={onFilters} searchRef={searchRef} />
@@ -181,7 +186,6 @@ export function Queue({ actions, all, openId, cursorId, now, onOpen, filters, on
         <ul className="vq" style={{ height: total }} aria-label={`${actions.length} drafts`}>
           {items.slice(start, end).map((it, k) => line(it, start + k))}
         </ul>
-        {pendingCount === 0 && <p className="empty">No pending drafts</p>}
       </div>
       <p className="queue-hint muted">
         <kbd>j</kbd>/<kbd>k</kbd> move · <kbd>Enter</kbd> open · <kbd>/</kbd> search · <kbd>?</kbd> keys

@@ -70,12 +70,14 @@ export function filterActions(actions: readonly ActionSummary[], f: Filters): Ac
 export type QueueItem =
   | { type: "section"; key: string; label: string; count: number }
   | { type: "group"; key: string; agent: string; count: number; top: RiskLevel }
+  | { type: "empty"; key: string; label: string }
   | { type: "row"; key: string; action: ActionSummary };
 
 /** The queue as a flat list of lines, in display order (what the virtual list renders). */
 export function queueItems(actions: readonly ActionSummary[]): QueueItem[] {
   const { pending, decided } = sections(actions);
   const items: QueueItem[] = [{ type: "section", key: "s:pending", label: "Pending", count: pending.length }];
+  if (pending.length === 0) items.push({ type: "empty", key: "e:pending", label: "No pending drafts" });
   let i = 0;
   while (i < pending.length) {
     const agent = pending[i]!.agent;
@@ -93,7 +95,7 @@ export function queueItems(actions: readonly ActionSummary[]): QueueItem[] {
 }
 
 /** Heights of the lines, in pixels (fixed, so the virtual list can place any line directly). */
-export const ITEM_HEIGHT = { section: 34, group: 26, row: 76 } as const;
+export const ITEM_HEIGHT = { section: 34, group: 26, row: 76, empty: 36 } as const;
 
 /** Top offset of every line and the total height. */
 export function layout(items: readonly QueueItem[]): { offsets: number[]; total: number } {
