@@ -26,6 +26,38 @@ const WRAPPERS: &[&str] = &[
 ];
 /// Deepest nesting of `bash -c` / `$(…)` followed; deeper input scores as unreadable.
 const MAX_DEPTH: usize = 8;
+/// Deepest bracket and compound-command nesting handed to brush-parser, whose recursive
+/// descent would otherwise overflow the stack of a 2 MiB worker thread on a few hundred
+/// nested `$(` or `if` (one draft could crash the app). Deeper scripts score as unreadable.
+const MAX_NESTING: i64 = 32;
+
+/// An upper estimate of a script's nesting: brackets (quoted or not) plus open compound
+/// commands (`if`/`while`/`until`/`for`/`case`/`select`).
+fn nesting(script: &str) -> i64 {
+    let (mut depth, mut max) = (0i64, 0i64);
+    for b in script.bytes() {
+        match b {
+            b'(' | b'{' | b'[' | b'`' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b')' | b'}' | b']' => depth -= 1,
+            _ => {}
+        }
+    }
+    let (mut open, mut open_max) = (0i64, 0i64);
+    for w in script.split(|c: char| !c.is_ascii_alphanumeric() && c != '_') {
+        match w {
+            "if" | "while" | "until" | "for" | "case" | "select" => {
+                open += 1;
+                open_max = open_max.max(open);
+            }
+            "fi" | "done" | "esac" => open -= 1,
+            _ => {}
+        }
+    }
+    max + open_max
+}
 
 /// One command the script would run: its words, unquoted.
 #[derive(Debug, Default, Clone)]
@@ -56,6 +88,12 @@ impl Walk {
     fn script(&mut self, text: &str, depth: usize) {
         if depth > MAX_DEPTH {
             self.unparseable = Some("nested more deeply than Countersign follows".into());
+            return;
+        }
+        if nesting(text) > MAX_NESTING {
+            self.unparseable = Some(format!(
+                "nested more than {MAX_NESTING} levels deep, beyond what Countersign parses"
+            ));
             return;
         }
         let mut parser = brush_parser::Parser::new(text.as_bytes(), &options());

@@ -131,3 +131,38 @@ fn sql(query: &str) -> Value {
 fn sql_statements(#[case] draft: Value, #[case] factor: &str, #[case] fires: bool) {
     check(&scored(draft, &org()), factor, fires);
 }
+
+#[rstest]
+#[case::command_substitutions("echo ", "$(", "ls", ")")]
+#[case::subshells("", "(", "ls", ")")]
+#[case::ifs("", "if true; then ", "ls", "; fi")]
+#[case::parameter_expansions("echo ", "${a:-", "x", "}")]
+#[case::backquotes("echo ", "`", "ls", "`")]
+fn deeply_nested_scripts_score_high_without_overflowing_a_small_stack(
+    #[case] head: &str,
+    #[case] open: &str,
+    #[case] middle: &str,
+    #[case] close: &str,
+) {
+    for depth in [20, 40, 1000, 20_000] {
+        let text = format!(
+            "{head}{}{middle}{}",
+            open.repeat(depth),
+            close.repeat(depth)
+        );
+        let draft = script(&text);
+        // The broker scores on tokio worker threads: 2 MiB of stack.
+        let risk = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || scored(draft, &org()))
+            .unwrap()
+            .join()
+            .unwrap_or_else(|_| panic!("scoring {depth} levels of `{open}` crashed"));
+        if depth >= 40 {
+            assert!(
+                risk.score >= 50,
+                "{depth} levels of `{open}` must score high: {risk:?}"
+            );
+        }
+    }
+}
