@@ -181,3 +181,25 @@ def test_the_server_gets_the_arguments_the_human_approved_not_the_ones_the_model
     asyncio.run(scenario())
     assert asked.exists() and not approved.exists()
     assert calls(broker) == [{"tool": "delete_file", "arguments": {"path": str(approved)}}]
+
+
+def test_a_waiting_call_reports_progress_so_the_client_keeps_waiting(broker, binaries, tmp_path):
+    seen: List[Any] = []
+
+    async def on_progress(progress: float, total: Any, message: Any) -> None:
+        seen.append((progress, message))
+
+    async def scenario() -> None:
+        async with gateway(broker, binaries["countersign"], "--progress-every", "1") as session:
+            call = asyncio.create_task(
+                session.call_tool("echo", {"text": "hi"}, progress_callback=on_progress)
+            )
+            pending = await asyncio.to_thread(broker.next_pending)
+            await asyncio.sleep(2.5)
+            await asyncio.to_thread(broker.approve, pending)
+            assert text(await asyncio.wait_for(call, 30)) == "hi"
+
+    asyncio.run(scenario())
+    assert len(seen) >= 2, seen
+    assert [p for p, _ in seen] == sorted(p for p, _ in seen), "progress only increases"
+    assert "Countersign" in str(seen[0][1])

@@ -10,7 +10,8 @@
 //! gateway answers the client itself and the wrapped server never sees the call.
 //!
 //! Calls are gated concurrently: while one waits for a human, other requests, responses and
-//! notifications flow. A `notifications/cancelled` for a call still waiting abandons it.
+//! notifications flow. A `notifications/cancelled` for a call still waiting abandons it. A call
+//! that carries a `progressToken` gets `notifications/progress` while it waits.
 //!
 //! With `--allow-read-only`, tools the wrapped server's `tools/list` annotated
 //! `readOnlyHint: true` pass without a draft. Annotations are the server's own claim (the
@@ -62,6 +63,10 @@ pub struct McpProxyArgs {
     /// Let tools annotated `readOnlyHint: true` by the wrapped server run without a draft.
     #[arg(long)]
     allow_read_only: bool,
+    /// Seconds between progress notifications sent while a call waits for its decision, to
+    /// calls that carry a `progressToken` (clients may reset their request timeout on them).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    progress_every: u64,
     /// Server name in drafts (default: the `serverInfo.name` the wrapped server reports).
     #[arg(long)]
     name: Option<String>,
@@ -84,6 +89,7 @@ struct Shared {
     trusted: TrustedKeys,
     ledger: Ledger,
     timeout: Duration,
+    progress_every: Duration,
     allow_read_only: bool,
     name: Option<String>,
     fallback_name: String,
@@ -217,6 +223,7 @@ pub(crate) fn mcp_proxy(args: McpProxyArgs) -> Result<std::process::ExitCode> {
         trusted,
         ledger,
         timeout: Duration::from_secs(args.timeout),
+        progress_every: Duration::from_secs(args.progress_every),
         allow_read_only: args.allow_read_only,
         name: args.name.clone(),
         fallback_name,
@@ -424,6 +431,10 @@ async fn gate_call(shared: Arc<Shared>, request: Value, line: String) {
         shared.send_server(line);
         return;
     }
+    let _progress = request
+        .pointer("/params/_meta/progressToken")
+        .cloned()
+        .map(|token| AbortOnDrop(tokio::spawn(report_waiting(shared.clone(), token))));
     match approve(&shared, &tool, arguments).await {
         Ok((tool, arguments)) => {
             let mut forwarded = request;
@@ -436,6 +447,36 @@ async fn gate_call(shared: Arc<Shared>, request: Value, line: String) {
             tracing::warn!("{reason}");
             shared.send_client(&refusal(id, &reason));
         }
+    }
+}
+
+/// Aborts a task when dropped: the progress ticker ends with its call, however the call ends
+/// (decided, cancelled, or the gateway shutting down).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Sends `notifications/progress` (MCP "Progress", `progress` increasing) for a call that
+/// carries a `progressToken`, every `progress_every`, while it waits for a human: a client
+/// that resets its request timeout on progress keeps waiting instead of giving up.
+async fn report_waiting(shared: Arc<Shared>, token: Value) {
+    let mut progress = 0_u64;
+    loop {
+        tokio::time::sleep(shared.progress_every).await;
+        progress += 1;
+        shared.send_client(&json!({
+            "jsonrpc": "2.0",
+            "method": "notifications/progress",
+            "params": {
+                "progressToken": token,
+                "progress": progress,
+                "message": "Waiting for a human decision in Countersign",
+            },
+        }));
     }
 }
 
