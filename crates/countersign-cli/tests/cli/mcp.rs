@@ -222,3 +222,36 @@ fn a_rejected_call_is_a_tool_error_with_the_reason_and_a_cancelled_one_is_abando
         "a call the client cancelled is not forwarded, even when approved later"
     );
 }
+
+#[test]
+fn without_a_token_or_a_server_it_stops_at_once_with_the_reason_and_no_protocol_output() {
+    let w = World::new();
+    let run = |token: Option<&str>, server: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_countersign"));
+        cmd.args(["mcp-proxy", "--trust"])
+            .arg(w.path("trust.json"))
+            .args(["--api", &w.base, "--state-dir"])
+            .arg(w.path("gate"))
+            .args(["--", server])
+            .env_remove("COUNTERSIGN_TOKEN")
+            .stdin(Stdio::null());
+        if let Some(t) = token {
+            cmd.env("COUNTERSIGN_TOKEN", t);
+        }
+        cmd.output().unwrap()
+    };
+    let no_token = run(None, "cat");
+    assert_eq!(no_token.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&no_token.stderr).contains("COUNTERSIGN_TOKEN is not set"));
+    assert!(
+        no_token.stdout.is_empty(),
+        "stdout carries only MCP messages"
+    );
+    let no_server = run(Some(&w.token), "/nonexistent/mcp-server");
+    assert_eq!(no_server.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&no_server.stderr).contains("starting the MCP server"),
+        "{}",
+        String::from_utf8_lossy(&no_server.stderr)
+    );
+}
