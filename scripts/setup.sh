@@ -56,7 +56,7 @@ if [ $want_test = 1 ]; then
   # The Python verifier and SDK (clients/python) and pytest, for the shared test vectors and
   # the SDK's tests; the official MCP Python SDK (1.x API), client and server of the MCP
   # gateway's tests.
-  if ! python3 -c 'import countersign_verify, cryptography, rfc8785, pytest, mcp.server.fastmcp' 2>/dev/null; then
+  if ! python3 -c 'import countersign_verify, cryptography, rfc8785, pytest, importlib.metadata as m; assert m.version("mcp").startswith("1.")' 2>/dev/null; then
     say "pip: installing clients/python (countersign-verify), pytest and mcp"
     pip_install() { python3 -m pip install -q --disable-pip-version-check "$@"; }
     pip_install ./clients/python pytest 'mcp>=1.9,<2' 2>/dev/null \
