@@ -543,7 +543,7 @@ describe("queue search, filters and keys", () => {
     const cursor = document.querySelector(".queue-item.is-cursor");
     expect(cursor, "the cursor row is rendered after scrolling down").not.toBeNull();
     expect(document.activeElement).toBe(cursor);
-  });
+  }, 30_000);
 });
 
 describe("history", () => {

@@ -61,14 +61,32 @@ describe("long diffs", () => {
   });
 
   it("shows the first hunks of a huge diff and counts the changes in the rest", async () => {
-    const hunk = (i: number) => ({ header: `@@ ${i} @@`, lines: Array.from({ length: 500 }, (_, k) => add(i * 500 + k)) });
-    const diff: TextDiff = { added: 5000, removed: 0, hunks: Array.from({ length: 10 }, (_, i) => hunk(i)) };
-    expect(budgetHunks(diff.hunks, 2000)).toEqual({ shown: 4, restLines: 3000, restAdded: 3000, restRemoved: 0 });
+    const hunk = (i: number) => ({ header: `@@ ${i} @@`, lines: Array.from({ length: 20 }, (_, k) => add(i * 20 + k)) });
+    const diff: TextDiff = { added: 200, removed: 0, hunks: Array.from({ length: 10 }, (_, i) => hunk(i)) };
+    expect(budgetHunks(diff.hunks, 80)).toEqual({ shown: 4, restLines: 120, restAdded: 120, restRemoved: 0 });
     const user = userEvent.setup();
-    const { container } = render(<TextDiffView diff={diff} />);
-    expect(container.querySelectorAll("tr.diff-line")).toHaveLength(2000);
-    expect(container.querySelector(".diff-more")!.textContent).toContain("6 more hunks (3000 lines: +3000 −0)");
+    const { container } = render(<TextDiffView diff={diff} lineBudget={80} />);
+    expect(container.querySelectorAll("tr.diff-line")).toHaveLength(80);
+    expect(container.querySelector(".diff-more")!.textContent).toContain("6 more hunks (120 lines: +120 −0)");
     await user.click(screen.getByTestId("diff-show-all"));
-    expect(container.querySelectorAll("tr.diff-line")).toHaveLength(5000);
+    expect(container.querySelectorAll("tr.diff-line")).toHaveLength(200);
   });
+});
+
+describe("a 5 MiB diff", () => {
+  it("renders only its first 2,000 lines, quickly, and counts the rest", () => {
+    // 100,000 changed lines of ~52 bytes each: about 5 MiB of new text.
+    const lines = Array.from({ length: 100_000 }, (_, i) => add(i + 1, `${String(i).padStart(8, "0")} ${"x".repeat(42)}`));
+    const diff: TextDiff = {
+      added: lines.length,
+      removed: 0,
+      hunks: Array.from({ length: 1000 }, (_, h) => ({ header: `@@ ${h} @@`, lines: lines.slice(h * 100, h * 100 + 100) })),
+    };
+    const started = performance.now();
+    const { container } = render(<TextDiffView diff={diff} />);
+    const ms = performance.now() - started;
+    console.info(`5 MiB diff (100,000 lines) shown in ${ms.toFixed(0)} ms (jsdom; 2,000 lines in the DOM)`);
+    expect(container.querySelectorAll("tr.diff-line")).toHaveLength(2000);
+    expect(container.querySelector(".diff-more")!.textContent).toContain("+98000");
+  }, 60_000);
 });

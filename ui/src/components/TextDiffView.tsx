@@ -62,11 +62,11 @@ type Mode = "unified" | "split";
  * emphasized. Long unchanged runs fold to a "n unchanged lines" row; a very long diff shows its
  * first hunks and says how many changed lines the rest holds, never hiding them silently.
  */
-export function TextDiffView({ diff }: { diff: TextDiff }) {
+export function TextDiffView({ diff, lineBudget = LINE_BUDGET }: { diff: TextDiff; lineBudget?: number }) {
   const [mode, setMode] = useState<Mode>("unified");
   const [opened, setOpened] = useState<ReadonlySet<string>>(new Set());
   const [all, setAll] = useState(false);
-  const budget = budgetHunks(diff.hunks, all ? Number.POSITIVE_INFINITY : LINE_BUDGET);
+  const budget = budgetHunks(diff.hunks, all ? Number.POSITIVE_INFINITY : lineBudget);
   const hunks = diff.hunks.slice(0, budget.shown);
   const cols = mode === "unified" ? 4 : 6;
 
