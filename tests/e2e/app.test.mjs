@@ -469,7 +469,7 @@ describe("Countersign desktop app, end to end", () => {
         async () => (await browser.execute(() => document.activeElement?.getAttribute("data-testid"))) === "queue-search",
         { timeout: 5_000, timeoutMsg: "/ did not focus the search" },
       );
-      await browser.keys(submitted.id.slice(0, 13).split(""));
+      await (await browser.$(sel("queue-search"))).setValue(submitted.id.slice(0, 13));
       await browser.waitUntil(async () => (await browser.$$(sel("queue-item"))).length === 1, {
         timeout: 5_000,
         timeoutMsg: "the search did not narrow the queue to the draft",
