@@ -369,3 +369,62 @@ pub fn audit_jsonl(rows: &[AuditRow], checkpoints: &[(i64, Envelope)]) -> Vec<St
     }
     out
 }
+
+/// An exported log read back: its rows and its checkpoints (sequence number, envelope).
+pub type ExportedLog = (Vec<AuditRow>, Vec<(i64, Envelope)>);
+
+/// Reads a log written by [`audit_jsonl`] back (strict JSON per line), for
+/// [`verify_log`] away from the database.
+///
+/// # Errors
+/// A message naming the first line that is not a row or a checkpoint.
+pub fn parse_audit_jsonl(text: &str) -> std::result::Result<ExportedLog, String> {
+    #[derive(Deserialize)]
+    #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+    enum Line {
+        Row {
+            seq: i64,
+            at: i64,
+            event: String,
+            action_id: Option<String>,
+            detail: serde_json::Value,
+            prev_hash: String,
+            hash: String,
+        },
+        Checkpoint {
+            seq: i64,
+            envelope: Envelope,
+        },
+    }
+    let mut rows = Vec::new();
+    let mut checkpoints = Vec::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let value = countersign_core::json::parse_strict(line.as_bytes())
+            .map_err(|e| format!("line {}: {e}", n + 1))?;
+        match serde_json::from_value(value).map_err(|e| format!("line {}: {e}", n + 1))? {
+            Line::Row {
+                seq,
+                at,
+                event,
+                action_id,
+                detail,
+                prev_hash,
+                hash,
+            } => rows.push(AuditRow {
+                seq,
+                at,
+                event,
+                action_id,
+                detail,
+                prev_hash,
+                hash,
+            }),
+            Line::Checkpoint { seq, envelope } => checkpoints.push((seq, envelope)),
+        }
+    }
+    Ok((rows, checkpoints))
+}
