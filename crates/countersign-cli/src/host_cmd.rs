@@ -154,9 +154,12 @@ pub(crate) fn queue(state: &StateArgs, json: bool, pending_only: bool) -> Result
 }
 
 /// `countersign audit verify`: exit 0 when the log is intact, 4 when it was tampered with.
-pub(crate) fn audit_verify(state: &StateArgs, trust: Option<&std::path::Path>) -> Result<ExitCode> {
+pub(crate) fn audit_verify(
+    state: &StateArgs,
+    trust: Option<&std::path::Path>,
+    from: Option<&std::path::Path>,
+) -> Result<ExitCode> {
     let dir = host::data_dir(state.data_dir.as_deref())?;
-    let store = host::open_store(&dir)?;
     let trusted = match trust {
         Some(path) => {
             let bytes = std::fs::read(path)
@@ -169,7 +172,17 @@ pub(crate) fn audit_verify(state: &StateArgs, trust: Option<&std::path::Path>) -
             TrustedKeys::from_keys(vec![signer.key.trusted_key(&signer.name, "approver")])?
         }
     };
-    let report = store.verify_audit(&trusted)?;
+    let report = match from {
+        // An export (countersign audit export) checked away from the database it came from.
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the export {}", path.display()))?;
+            let (rows, checkpoints) = countersign_store::checkpoint::parse_audit_jsonl(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            countersign_store::checkpoint::verify_log(&rows, &checkpoints, &trusted)
+        }
+        None => host::open_store(&dir)?.verify_audit(&trusted)?,
+    };
     println!(
         "audit: {} rows (last {}), {} signed checkpoint(s) covering rows 1..={}, {} newer row(s) covered by the hash chain only",
         report.rows,

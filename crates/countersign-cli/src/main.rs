@@ -166,6 +166,9 @@ enum AuditCommand {
         /// Trust file with the key(s) checkpoints must be signed by (default: this approver's).
         #[arg(long)]
         trust: Option<PathBuf>,
+        /// Verify this export (`audit export`) instead of the data dir's database.
+        #[arg(long)]
+        from: Option<PathBuf>,
     },
     /// Write the log and its checkpoints as JSON Lines.
     Export {
@@ -209,8 +212,8 @@ fn main() -> ExitCode {
             command: KeyCommand::ExportPublic { state, role },
         } => host_cmd::export_public(&state, &role),
         Command::Audit {
-            command: AuditCommand::Verify { state, trust },
-        } => host_cmd::audit_verify(&state, trust.as_deref()),
+            command: AuditCommand::Verify { state, trust, from },
+        } => host_cmd::audit_verify(&state, trust.as_deref(), from.as_deref()),
         Command::Audit {
             command: AuditCommand::Export { state, out },
         } => host_cmd::audit_export(&state, out.as_deref()),

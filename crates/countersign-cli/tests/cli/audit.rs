@@ -58,6 +58,22 @@ fn audit_verify_accepts_an_intact_log_and_names_an_edited_row_after_export() {
     assert!(lines
         .lines()
         .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+    let export_arg = export.to_str().unwrap();
+    let (code, text) = audit(
+        dir.path(),
+        &["verify", "--trust", trust_arg, "--from", export_arg],
+    );
+    assert_eq!(code, 0, "the export verifies on its own: {text}");
+    std::fs::write(&export, lines.replacen("\"i\":3", "\"i\":8", 1)).unwrap();
+    let (code, text) = audit(
+        dir.path(),
+        &["verify", "--trust", trust_arg, "--from", export_arg],
+    );
+    assert_eq!(code, 4, "{text}");
+    assert!(
+        text.contains("row 4 was edited"),
+        "an edited export is caught too: {text}"
+    );
 
     store
         .write()
