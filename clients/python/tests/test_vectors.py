@@ -74,3 +74,17 @@ def test_the_command_prints_the_approved_action_or_refuses(tmp_path, capsys):
         (tmp_path / "env.json").write_text(by_name[name]["envelope"])
         assert main(["--envelope", str(tmp_path / "env.json"), *args]) == status, name
     assert '"kind":"message.post"' in capsys.readouterr().out
+
+
+def test_the_command_enforces_a_quorum(tmp_path):
+    from countersign_verify.__main__ import main
+
+    by_name = {v["name"]: v for v in FILE["vectors"]}
+    (tmp_path / "team.json").write_text(json.dumps(FILE["trust"]["team"]))
+    args = ["--trust", str(tmp_path / "team.json"), "--agent", FILE["defaults"]["agent"],
+            "--action-id", FILE["defaults"]["action_id"], "--now", str(FILE["defaults"]["now"])]
+    (tmp_path / "two.json").write_text(by_name["quorum_of_two_with_a_lead_verifies"]["envelope"])
+    (tmp_path / "one.json").write_text(by_name["one_approver_of_a_team_verifies_without_a_quorum"]["envelope"])
+    assert main(["--envelope", str(tmp_path / "two.json"), *args, "--approvals", "2", "--lead"]) == 0
+    assert main(["--envelope", str(tmp_path / "one.json"), *args]) == 0
+    assert main(["--envelope", str(tmp_path / "one.json"), *args, "--approvals", "2"]) == 4

@@ -1,4 +1,5 @@
-"""``countersign-verify --envelope FILE --trust FILE --agent NAME --action-id ID [--now SECONDS]``:
+"""``countersign-verify --envelope FILE --trust FILE --agent NAME --action-id ID [--now SECONDS]
+[--approvals N] [--lead]``:
 exit 0 and print the approved action's canonical JSON when the decision may run, exit 4 with the
 reason when it is refused, 3 for a genuine rejection."""
 
@@ -10,7 +11,7 @@ import time
 
 import rfc8785
 
-from . import TrustedKeys, VerificationError, verify_decision
+from . import Quorum, TrustedKeys, VerificationError, verify_decision
 
 
 def main(argv=None) -> int:
@@ -20,6 +21,8 @@ def main(argv=None) -> int:
     parser.add_argument("--agent", required=True, help="the agent this gate acts for")
     parser.add_argument("--action-id", required=True, help="the draft id the broker gave")
     parser.add_argument("--now", type=int, default=None, help="Unix seconds (default: now)")
+    parser.add_argument("--approvals", type=int, default=1, help="distinct approvers required")
+    parser.add_argument("--lead", action="store_true", help="one of them must be pinned as lead")
     args = parser.parse_args(argv)
     try:
         with open(args.trust, "rb") as f:
@@ -31,6 +34,7 @@ def main(argv=None) -> int:
                 action_id=args.action_id,
                 agent=args.agent,
                 now=int(time.time()) if args.now is None else args.now,
+                quorum=Quorum(args.approvals, args.lead),
             )
     except VerificationError as e:
         print(f"countersign-verify: {e.code}: {e}", file=sys.stderr)
