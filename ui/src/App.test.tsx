@@ -413,6 +413,25 @@ describe("editing before approving", () => {
     ]);
   });
 
+  it("edits a post's text as plain text; the JSON follows", async () => {
+    const user = await renderApp();
+    await openDraft(user, ID(1));
+    await user.click(screen.getByTestId("edit"));
+    const field = screen.getByTestId("edit-field") as HTMLTextAreaElement;
+    expect(field.dataset.field).toBe("body");
+    expect(field.value).toBe("Hi,\ngrant read to all-employees");
+    await user.clear(field);
+    await user.type(field, "Ask data-eng");
+    expect(JSON.parse((screen.getByTestId("edit-payload") as HTMLTextAreaElement).value).body).toBe("Ask data-eng");
+    await waitFor(() => expect(screen.getByTestId("edit-digest")).toBeTruthy());
+    await user.click(screen.getByTestId("approve"));
+    await waitFor(() => expect(shell.callsOf("approve_edited")).toHaveLength(1));
+    expect((shell.callsOf("approve_edited")[0]!.args.action as { payload: { body: string; channel: string } }).payload).toEqual({
+      ...(low.action.payload as object),
+      body: "Ask data-eng",
+    });
+  });
+
   it("cannot approve an edit that is not JSON or that Rust refuses", async () => {
     const user = await renderApp();
     await openDraft(user, ID(1));

@@ -13,6 +13,24 @@ export type EditState = {
   error: string | null;
 };
 
+/** The one field of a payload most edits touch, edited as plain text. */
+export type MainField = { key: "body" | "content" | "script" | "argv"; label: string };
+
+/**
+ * The field to offer as plain text for `kind`, when the payload has it: a post's or file's text,
+ * a script, or a command's arguments (one per line). Everything else is edited as JSON.
+ */
+export function mainField(kind: Action["kind"], payload: unknown): MainField | null {
+  if (payload === null || typeof payload !== "object" || Array.isArray(payload)) return null;
+  const p = payload as Record<string, unknown>;
+  if (kind === "message.post" && typeof p.body === "string") return { key: "body", label: "Text" };
+  if (kind === "file.write" && typeof p.content === "string") return { key: "content", label: "File content" };
+  if (kind === "shell.exec" && typeof p.script === "string") return { key: "script", label: "Script" };
+  if (kind === "shell.exec" && Array.isArray(p.argv) && p.argv.every((a) => typeof a === "string"))
+    return { key: "argv", label: "Command arguments (one per line, run without a shell)" };
+  return null;
+}
+
 /** Delay after the last keystroke before the edit is re-checked, in milliseconds. */
 export const PREVIEW_DELAY_MS = 200;
 
@@ -37,6 +55,27 @@ export function EditPanel({ id, original, onChange, onCancel }: Props) {
   changeRef.current = onChange;
   const payloadId = useId();
   const summaryId = useId();
+  const fieldId = useId();
+
+  // The plain-text field reads from and writes into the JSON, which stays the one source.
+  let parsedNow: unknown = undefined;
+  try {
+    parsedNow = JSON.parse(payload);
+  } catch {
+    parsedNow = undefined;
+  }
+  const field = mainField(original.kind, parsedNow);
+  const fieldValue = field
+    ? field.key === "argv"
+      ? ((parsedNow as Record<string, string[]>).argv ?? []).join("\n")
+      : String((parsedNow as Record<string, unknown>)[field.key])
+    : "";
+  const setField = (text: string) => {
+    if (!field) return;
+    const next = { ...(parsedNow as Record<string, unknown>) };
+    next[field.key] = field.key === "argv" ? text.split("\n") : text;
+    setPayload(JSON.stringify(next, null, 2));
+  };
 
   useEffect(() => {
     const mine = ++seq.current;
@@ -76,7 +115,22 @@ export function EditPanel({ id, original, onChange, onCancel }: Props) {
         value={summary}
         onChange={(e) => setSummary(e.target.value)}
       />
-      <label htmlFor={payloadId}>Payload (JSON)</label>
+      {field && (
+        <>
+          <label htmlFor={fieldId}>{field.label}</label>
+          <textarea
+            id={fieldId}
+            className="edit-payload code-block"
+            data-testid="edit-field"
+            data-field={field.key}
+            spellCheck={false}
+            rows={Math.min(16, fieldValue.split("\n").length + 1)}
+            value={fieldValue}
+            onChange={(e) => setField(e.target.value)}
+          />
+        </>
+      )}
+      <label htmlFor={payloadId}>{field ? "Whole payload (JSON)" : "Payload (JSON)"}</label>
       <textarea
         id={payloadId}
         className="edit-payload code-block"
