@@ -30,6 +30,9 @@ const MAX_DEPTH: usize = 8;
 /// descent would otherwise overflow the stack of a 2 MiB worker thread on a few hundred
 /// nested `$(` or `if` (one draft could crash the app). Deeper scripts score as unreadable.
 const MAX_NESTING: i64 = 32;
+/// Longest script parsed, in bytes: parsing is roughly linear but slow (a 1 MiB script took
+/// about 0.2 s), and a script that long cannot be reviewed by a human anyway.
+const MAX_SCRIPT_BYTES: usize = 64 * 1024;
 
 /// An upper estimate of a script's nesting: brackets (quoted or not) plus open compound
 /// commands (`if`/`while`/`until`/`for`/`case`/`select`).
@@ -88,6 +91,14 @@ impl Walk {
     fn script(&mut self, text: &str, depth: usize) {
         if depth > MAX_DEPTH {
             self.unparseable = Some("nested more deeply than Countersign follows".into());
+            return;
+        }
+        if text.len() > MAX_SCRIPT_BYTES {
+            self.unparseable = Some(format!(
+                "{} KiB of script is more than Countersign parses ({} KiB)",
+                text.len() / 1024,
+                MAX_SCRIPT_BYTES / 1024
+            ));
             return;
         }
         if nesting(text) > MAX_NESTING {

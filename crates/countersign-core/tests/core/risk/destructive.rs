@@ -166,3 +166,11 @@ fn deeply_nested_scripts_score_high_without_overflowing_a_small_stack(
         }
     }
 }
+
+#[test]
+fn a_script_too_long_to_parse_scores_high() {
+    let risk = scored(script(&"ls -la /tmp\n".repeat(10_000)), &org());
+    check(&risk, "shell.unparseable", true);
+    let short = scored(script(&"ls -la /tmp\n".repeat(100)), &org());
+    check(&short, "shell.unparseable", false);
+}
