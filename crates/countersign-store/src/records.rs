@@ -255,7 +255,7 @@ impl Store {
         let conn = self.read();
         let sql = format!(
             "SELECT {ACTION_COLUMNS} FROM actions a JOIN agents g ON g.id = a.agent_id \
-             ORDER BY (a.status = 'pending') DESC, a.created_at DESC, a.id LIMIT ?1"
+             ORDER BY (a.status = 'pending') DESC, a.created_at DESC, a.rowid DESC LIMIT ?1"
         );
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map([limit], action_row)?;
@@ -272,7 +272,7 @@ impl Store {
         let sql = format!(
             "SELECT {ACTION_COLUMNS}, d.approver, d.reason, d.decided_at \
              FROM actions a JOIN agents g ON g.id = a.agent_id JOIN decisions d ON d.action_id = a.id \
-             ORDER BY d.decided_at DESC, a.id LIMIT ?1"
+             ORDER BY d.decided_at DESC, d.rowid DESC LIMIT ?1"
         );
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map([limit], |r| {

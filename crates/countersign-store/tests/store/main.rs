@@ -87,3 +87,30 @@ fn processes_creating_one_database_at_once_all_open_it() {
         }
     }
 }
+
+#[test]
+fn drafts_filed_in_the_same_second_list_newest_first_in_filing_order() {
+    let s = Store::open_in_memory().unwrap();
+    let agent = s.add_agent("bot", &new_token(), 1).unwrap();
+    let action: countersign_core::Action = serde_json::from_value(serde_json::json!({
+        "kind": "shell.exec", "target": "h://a", "summary": "s", "payload": {"argv": ["ls"]}
+    }))
+    .unwrap();
+    let risk = countersign_core::risk::score(&action);
+    // Ids sort ascending in filing order, so only the filing order can explain the result.
+    for id in ["a", "b", "c"] {
+        let new = countersign_store::NewAction {
+            id,
+            agent_id: &agent.id,
+            action: &action,
+            action_digest: "sha256:00",
+            risk: &risk,
+            callback_url: None,
+            created_at: 100,
+            expires_at: 1000,
+        };
+        assert!(s.insert_action(&new, 10).unwrap());
+    }
+    let ids: Vec<String> = s.actions(10).unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, ["c", "b", "a"], "the last filed comes first");
+}
