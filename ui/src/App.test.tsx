@@ -176,9 +176,20 @@ describe("queue", () => {
     shell.drafts.set(ID(9), detail({ id: ID(9), score: 99, level: "critical", created_at: NOW }));
     await act(() => emit("queue-changed", { id: ID(2), status: "expired", pending: 4 }));
     await waitFor(() => expect(screen.getByTestId("detail-status").textContent).toBe("expired"));
-    expect(rowIds()[0], "the new draft appears at the top").toBe(ID(9));
+    await waitFor(() => expect(rowIds()[0], "the new draft appears at the top").toBe(ID(9)));
     expect(shell.callsOf("list_actions").length).toBe(listsBefore + 1);
     expect(screen.queryByTestId("approve"), "no decision buttons once not pending").toBeNull();
+  });
+
+  it("reloads the list once for a burst of queue events", async () => {
+    await renderApp();
+    const listsBefore = shell.callsOf("list_actions").length;
+    for (let i = 0; i < 20; i++) {
+      shell.drafts.set(ID(30 + i), detail({ id: ID(30 + i), score: 20, created_at: NOW }));
+      await act(() => emit("queue-changed", { id: ID(30 + i), status: "pending", pending: 5 + i }));
+    }
+    await waitFor(() => expect(screen.getByTestId("pending-count").textContent).toBe("24"));
+    expect(shell.callsOf("list_actions").length - listsBefore, "one reload for the burst").toBe(1);
   });
 
   it("moves focus to the queue on j/k, so Enter never lands on a decision button", async () => {

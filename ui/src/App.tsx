@@ -19,6 +19,9 @@ import * as api from "./lib/api";
 import { filterActions, NO_FILTERS, ordered, type Filters } from "./lib/queue";
 import { useNow } from "./lib/useNow";
 
+/** Longest wait between a queue event and the list reload it causes, in milliseconds. */
+const LIST_RELOAD_MS = 100;
+
 /** Keys typed into these go to the control, not to queue navigation. */
 function isTypingTarget(t: EventTarget | null): boolean {
   if (!(t instanceof HTMLElement)) return false;
@@ -113,12 +116,21 @@ export function App() {
   }, [fail, loadList]);
 
   // Pushed by the shell whenever a draft is submitted, decided or expires.
+  // A burst of events (many drafts at once) reloads the list once per LIST_RELOAD_MS, not once
+  // per event: with 10,000 drafts each reload is a large answer. The open draft reloads at once.
   useEffect(() => {
     let unlisten: (() => void) | undefined;
     let gone = false;
+    let timer: ReturnType<typeof setTimeout> | null = null;
     listen<QueueEvent>(api.QUEUE_CHANGED, (e) => {
-      void loadList();
-      if (viewRef.current === "history") void loadHistory();
+      if (timer === null) {
+        timer = setTimeout(() => {
+          timer = null;
+          if (gone) return;
+          void loadList();
+          if (viewRef.current === "history") void loadHistory();
+        }, LIST_RELOAD_MS);
+      }
       if (e.payload.id === openRef.current) void loadDetail(e.payload.id);
     }).then((u) => {
       if (gone) u();
@@ -126,6 +138,7 @@ export function App() {
     }, fail);
     return () => {
       gone = true;
+      if (timer !== null) clearTimeout(timer);
       unlisten?.();
     };
   }, [fail, loadDetail, loadList, loadHistory]);
