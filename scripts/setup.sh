@@ -3,7 +3,8 @@
 # builds against, the tools the demo and tests run (Xvfb, D-Bus, a notification daemon,
 # WebKitWebDriver, tauri-driver), Node.js >= 20 and the UI's npm packages.
 #   scripts/setup.sh          what building and running the app needs
-#   scripts/setup.sh --test   plus what the test suite needs (also pip: clients/python, pytest)
+#   scripts/setup.sh --test   plus what the test suite needs (also pip: clients/python, pytest,
+#                             mcp, schemathesis)
 # Idempotent: installs only what is missing. Rust (cargo >= 1.85) must already be installed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -55,13 +56,14 @@ if [ $want_test = 1 ]; then
   fi
   # The Python verifier and SDK (clients/python) and pytest, for the shared test vectors and
   # the SDK's tests; the official MCP Python SDK (1.x API), client and server of the MCP
-  # gateway's tests.
-  if ! python3 -c 'import countersign_verify, cryptography, rfc8785, pytest, importlib.metadata as m; assert m.version("mcp").startswith("1.")' 2>/dev/null; then
-    say "pip: installing clients/python (countersign-verify), pytest and mcp"
+  # gateway's tests; schemathesis 4.x, which fuzzes the agent API against its OpenAPI document.
+  if ! python3 -c 'import countersign_verify, cryptography, rfc8785, pytest, importlib.metadata as m; assert m.version("mcp").startswith("1.") and m.version("schemathesis").startswith("4.")' 2>/dev/null; then
+    say "pip: installing clients/python (countersign-verify), pytest, mcp and schemathesis"
     pip_install() { python3 -m pip install -q --disable-pip-version-check "$@"; }
-    pip_install ./clients/python pytest 'mcp>=1.9,<2' 2>/dev/null \
-      || pip_install --user ./clients/python pytest 'mcp>=1.9,<2' 2>/dev/null \
-      || pip_install --user --break-system-packages ./clients/python pytest 'mcp>=1.9,<2'
+    pkgs=(./clients/python pytest 'mcp>=1.9,<2' 'schemathesis>=4,<5')
+    pip_install "${pkgs[@]}" 2>/dev/null \
+      || pip_install --user "${pkgs[@]}" 2>/dev/null \
+      || pip_install --user --break-system-packages "${pkgs[@]}"
   fi
   if ! command -v tauri-driver >/dev/null 2>&1; then
     say "cargo: installing tauri-driver"

@@ -4,7 +4,8 @@
 #   broker over real HTTP, gate, CLI against a real broker), the Python verifier over the shared
 #   decision vectors (tests/vectors), the Python SDK and the MCP gateway (official MCP SDK) against
 #   a real broker, the drift check of the generated TypeScript bindings, the end-to-end tests
-#   of the real window under Xvfb, the headless demo, and a short run of the API benchmark.
+#   of the real window under Xvfb, schemathesis on the agent API (docs/openapi.json), the
+#   headless demo, and a short run of the API benchmark.
 # Ends with one line "tests: N passed, M failed" counting Rust, UI, Python and end-to-end tests.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -41,6 +42,9 @@ fi
 
 step "build the app and the CLI"
 bash scripts/build.sh
+
+step "the agent API against its OpenAPI document (schemathesis: no 5xx, every answer as documented)"
+bash scripts/schemathesis.sh 2>&1 | tail -n 12
 
 step "end-to-end tests in the real window"
 bash tests/e2e/run.sh 2>&1 | tee "$logs/e2e.log"

@@ -23,7 +23,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use countersign_core::api::{ActionStatus, ApiError, ErrorCode, Health, MAX_WAIT_S};
+use countersign_core::action::Draft;
+use countersign_core::api::{
+    ActionStatus, ApiError, DecisionResponse, ErrorCode, Health, Submitted, MAX_WAIT_S,
+};
 use countersign_store::AgentRow;
 
 use crate::{Broker, BrokerError};
@@ -79,7 +82,7 @@ impl RateLimiter {
 
 /// Shared state of the API.
 #[derive(Clone)]
-struct Api {
+pub(crate) struct Api {
     broker: Broker,
     allowed_hosts: Vec<String>,
     config: Arc<ApiConfig>,
@@ -160,6 +163,7 @@ fn router_for(broker: Broker, allowed_hosts: Vec<String>, config: ApiConfig) -> 
     };
     Router::new()
         .route("/v1/health", get(health))
+        .route("/v1/openapi.json", get(openapi_json))
         .route("/v1/actions", post(submit))
         .route("/v1/actions/{id}", get(status))
         .route("/v1/actions/{id}/decision", get(decision))
@@ -337,7 +341,12 @@ async fn method_not_allowed() -> HttpError {
     )
 }
 
-async fn health() -> Json<Health> {
+#[utoipa::path(get, path = "/v1/health", tag = "meta", responses(
+        (status = 200, description = "The broker answers", body = Health),
+        (status = 403, description = "A browser's request (`Origin` or `Sec-Fetch-*`) or a `Host` not allowed", body = ApiError),
+        (status = 408, description = "Not completed within the request deadline", body = ApiError),
+    ))]
+pub(crate) async fn health() -> Json<Health> {
     Json(Health {
         ok: true,
         version: env!("CARGO_PKG_VERSION").into(),
@@ -377,6 +386,20 @@ async fn authenticate(api: &Api, headers: &HeaderMap) -> Result<AgentRow, HttpEr
     Ok(agent)
 }
 
+/// The OpenAPI 3.1 document of this API ([`crate::openapi`]).
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "meta", responses(
+        (status = 200, description = "This API's OpenAPI 3.1 document", content_type = "application/json", body = Object),
+        (status = 403, description = "A browser's request (`Origin` or `Sec-Fetch-*`) or a `Host` not allowed", body = ApiError),
+        (status = 408, description = "Not completed within the request deadline", body = ApiError),
+    ))]
+pub(crate) async fn openapi_json() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi::openapi_json(),
+    )
+        .into_response()
+}
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, BrokerError> + Send + 'static,
 ) -> Result<T, HttpError> {
@@ -391,7 +414,28 @@ async fn blocking<T: Send + 'static>(
         .map_err(HttpError::from)
 }
 
-async fn submit(State(api): State<Api>, req: Request<Body>) -> Result<Response, HttpError> {
+#[utoipa::path(post, path = "/v1/actions", tag = "actions",
+    request_body(content = Draft, content_type = "application/json", example = json!({
+        "kind": "shell.exec", "target": "host://build-01", "summary": "Clean the build cache",
+        "payload": {"argv": ["rm", "-rf", "/var/cache/build"]}
+    })),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Committed; pending unless the policy decided it at once", body = Submitted),
+        (status = 400, description = "Malformed or invalid draft; the message says where", body = ApiError),
+        (status = 401, description = "Missing, unknown or revoked bearer token", body = ApiError),
+        (status = 403, description = "A browser's request (`Origin` or `Sec-Fetch-*`) or a `Host` not allowed", body = ApiError),
+        (status = 408, description = "Not completed within the request deadline", body = ApiError),
+        (status = 429, description = "The agent is over its rate limit or its cap of pending drafts", body = ApiError),
+        (status = 500, description = "Countersign could not complete it; nothing was approved", body = ApiError),
+        (status = 409, description = "Conflict", body = ApiError),
+        (status = 413, description = "Body over the size limit", body = ApiError),
+        (status = 415, description = "`Content-Type` is not `application/json`", body = ApiError),
+    ))]
+pub(crate) async fn submit(
+    State(api): State<Api>,
+    req: Request<Body>,
+) -> Result<Response, HttpError> {
     let (parts, body) = req.into_parts();
     let agent = authenticate(&api, &parts.headers).await?;
     let content_type = parts
@@ -427,7 +471,20 @@ async fn submit(State(api): State<Api>, req: Request<Body>) -> Result<Response, 
     Ok((StatusCode::CREATED, Json(submitted)).into_response())
 }
 
-async fn status(
+#[utoipa::path(get, path = "/v1/actions/{id}", tag = "actions",
+    params(("id" = String, Path, description = "Draft id from the 201 answer")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The draft's status", body = ActionStatus),
+        (status = 400, description = "Malformed id", body = ApiError),
+        (status = 401, description = "Missing, unknown or revoked bearer token", body = ApiError),
+        (status = 403, description = "A browser's request (`Origin` or `Sec-Fetch-*`) or a `Host` not allowed", body = ApiError),
+        (status = 408, description = "Not completed within the request deadline", body = ApiError),
+        (status = 429, description = "The agent is over its rate limit or its cap of pending drafts", body = ApiError),
+        (status = 500, description = "Countersign could not complete it; nothing was approved", body = ApiError),
+        (status = 404, description = "No such draft for this agent", body = ApiError),
+    ))]
+pub(crate) async fn status(
     State(api): State<Api>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -443,7 +500,24 @@ async fn status(
     }))
 }
 
-async fn decision(
+#[utoipa::path(get, path = "/v1/actions/{id}/decision", tag = "actions",
+    params(("id" = String, Path, description = "Draft id from the 201 answer"),
+           ("wait" = Option<u64>, Query, minimum = 0, maximum = 60,
+            description = "Seconds to wait for a decision (long poll), 0 to 60; default 0")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Decided: the signed envelope", body = DecisionResponse),
+        (status = 202, description = "Still pending: `envelope` is null", body = DecisionResponse),
+        (status = 400, description = "Malformed id, unknown query parameter or bad `wait`", body = ApiError),
+        (status = 401, description = "Missing, unknown or revoked bearer token", body = ApiError),
+        (status = 403, description = "A browser's request (`Origin` or `Sec-Fetch-*`) or a `Host` not allowed", body = ApiError),
+        (status = 408, description = "Not completed within the request deadline", body = ApiError),
+        (status = 429, description = "The agent is over its rate limit or its cap of pending drafts", body = ApiError),
+        (status = 500, description = "Countersign could not complete it; nothing was approved", body = ApiError),
+        (status = 404, description = "No such draft for this agent", body = ApiError),
+        (status = 410, description = "Expired", body = ApiError),
+    ))]
+pub(crate) async fn decision(
     State(api): State<Api>,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,

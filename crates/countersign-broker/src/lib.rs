@@ -14,6 +14,7 @@
 pub mod host;
 pub mod http;
 pub mod keystore;
+pub mod openapi;
 pub mod policy;
 mod usecases;
 mod webhook;

@@ -35,7 +35,7 @@ pub const DEFAULT_EXPIRES_IN_S: u64 = 15 * 60;
 pub const MAX_EXPIRES_IN_S: u64 = 24 * 60 * 60;
 
 /// What an action does. Serialized as the dotted names shown on each variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[ts(export)]
 pub enum ActionKind {
     /// `message.post`: a forum or chat post ([`MessagePostPayload`]).
@@ -115,7 +115,7 @@ pub struct Action {
 }
 
 /// What an agent submits: an action plus delivery metadata. Unknown fields are refused.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[ts(export)]
 pub struct Draft {

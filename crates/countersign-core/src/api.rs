@@ -9,6 +9,7 @@
 //! | `GET /v1/actions/{id}` | 200 | [`ActionStatus`] |
 //! | `GET /v1/actions/{id}/decision?wait=S` | 200 decided, 202 still pending | [`DecisionResponse`] |
 //! | `GET /v1/health` | 200 | [`Health`] (no token) |
+//! | `GET /v1/openapi.json` | 200 | this API as an OpenAPI 3.1 document (no token; `docs/openapi.json`) |
 //!
 //! Every error is an [`ApiError`] `{code, message}`. There is no route that approves.
 
@@ -26,7 +27,7 @@ use crate::time::UnixSeconds;
 pub const MAX_WAIT_S: u64 = 60;
 
 /// Where a draft is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 #[ts(export)]
 pub enum Status {
@@ -65,7 +66,7 @@ impl Status {
 }
 
 /// `201` answer to a submission: the draft is committed and pending.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[ts(export)]
 pub struct Submitted {
     /// Draft id (UUID v4 text).
@@ -81,11 +82,12 @@ pub struct Submitted {
     pub risk: Risk,
     /// When it expires undecided, Unix seconds.
     #[ts(type = "number")]
+    #[schema(value_type = i64)]
     pub expires_at: UnixSeconds,
 }
 
 /// `GET /v1/actions/{id}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[ts(export)]
 pub struct ActionStatus {
     /// Draft id.
@@ -96,11 +98,12 @@ pub struct ActionStatus {
     pub action_digest: String,
     /// Expiry, Unix seconds.
     #[ts(type = "number")]
+    #[schema(value_type = i64)]
     pub expires_at: UnixSeconds,
 }
 
 /// `GET /v1/actions/{id}/decision`: the envelope once decided (200), `null` while pending (202).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[ts(export)]
 pub struct DecisionResponse {
     /// Draft id.
@@ -112,7 +115,7 @@ pub struct DecisionResponse {
 }
 
 /// `GET /v1/health`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[ts(export)]
 pub struct Health {
     /// Always true when it answers.
@@ -122,7 +125,7 @@ pub struct Health {
 }
 
 /// Error codes at the HTTP and IPC boundaries (small on purpose: the UI and agents act on them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[ts(export)]
 pub enum ErrorCode {
@@ -149,7 +152,9 @@ pub enum ErrorCode {
 }
 
 /// The one error shape: `{"code": "bad_request", "message": "…"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, thiserror::Error)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema, thiserror::Error,
+)]
 #[error("{code:?}: {message}")]
 #[ts(export)]
 pub struct ApiError {

@@ -15,7 +15,7 @@ use ts_rs::TS;
 use crate::keys::{ApproverKey, KeyId, TrustedKeys};
 
 /// A DSSE envelope.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[ts(export)]
 pub struct Envelope {
@@ -29,7 +29,7 @@ pub struct Envelope {
 }
 
 /// One DSSE signature.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[ts(export)]
 pub struct Signature {

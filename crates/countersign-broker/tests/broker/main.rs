@@ -8,5 +8,6 @@ mod edit;
 mod fixture;
 mod hardening;
 mod novelty;
+mod openapi;
 mod persistence;
 mod policy;

@@ -33,7 +33,9 @@ pub mod sql;
 pub mod tool;
 
 /// Band of a score.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 #[ts(export)]
 pub enum RiskLevel {
@@ -70,7 +72,7 @@ impl RiskLevel {
 }
 
 /// A byte range `[start, end)` inside the string a factor's pointer names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[ts(export)]
 pub struct TextSpan {
     /// First byte.
@@ -80,7 +82,7 @@ pub struct TextSpan {
 }
 
 /// One named contribution to the score.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[ts(export)]
 pub struct RiskFactor {
     /// Stable id of the detector, e.g. `access.broad_principal`.
@@ -98,7 +100,7 @@ pub struct RiskFactor {
 }
 
 /// A scored action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[ts(export)]
 pub struct Risk {
     /// Sum of the factors' points, capped at 100.
