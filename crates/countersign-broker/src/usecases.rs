@@ -506,28 +506,7 @@ impl Broker {
         shown_digest: &str,
         input: DecisionInput,
     ) -> Result<DecisionInfo, BrokerError> {
-        let row = self
-            .inner
-            .store
-            .action(id)?
-            .ok_or_else(|| BrokerError::NotFound(id.into()))?;
-        if row.action_digest != shown_digest {
-            return Err(BrokerError::Conflict(format!(
-                "the draft shown ({shown_digest}) is not the stored draft ({}); reload it",
-                row.action_digest
-            )));
-        }
-        if row.status != Status::Pending {
-            return Err(BrokerError::Conflict(format!(
-                "draft {id} is already {}",
-                row.status.as_str()
-            )));
-        }
-        let t = now();
-        if t >= row.expires_at {
-            self.expire_one(&row)?;
-            return Err(BrokerError::Expired(id.into()));
-        }
+        let (row, t) = self.decidable(id, shown_digest)?;
         let (status, verdict, reason) = match input {
             DecisionInput::Approve => {
                 self.check_may_approve(&row)?;
@@ -600,23 +579,7 @@ impl Broker {
         if digest == row.action_digest {
             return self.decide(id, shown_digest, DecisionInput::Approve);
         }
-        if row.action_digest != shown_digest {
-            return Err(BrokerError::Conflict(format!(
-                "the draft shown ({shown_digest}) is not the stored draft ({}); reload it",
-                row.action_digest
-            )));
-        }
-        if row.status != Status::Pending {
-            return Err(BrokerError::Conflict(format!(
-                "draft {id} is already {}",
-                row.status.as_str()
-            )));
-        }
-        let t = now();
-        if t >= row.expires_at {
-            self.expire_one(&row)?;
-            return Err(BrokerError::Expired(id.into()));
-        }
+        let t = self.check_decidable(&row, shown_digest)?;
         let risk = self.score(&edited);
         // The policy must allow approving both the draft and the edit: an edit cannot turn a
         // draft that needs a lead (or is blocked) into one any approver may sign.
@@ -690,6 +653,41 @@ impl Broker {
         );
         self.sign_and_record(&row, status, verdict, Some(reason), now())?;
         Ok(Some(status))
+    }
+
+    /// Loads draft `id` and checks it can be decided now: see [`Broker::check_decidable`].
+    fn decidable(&self, id: &str, shown_digest: &str) -> Result<(ActionRow, i64), BrokerError> {
+        let row = self
+            .inner
+            .store
+            .action(id)?
+            .ok_or_else(|| BrokerError::NotFound(id.into()))?;
+        let t = self.check_decidable(&row, shown_digest)?;
+        Ok((row, t))
+    }
+
+    /// The decision re-checks: the digest the human saw is the stored one, the draft is still
+    /// pending, and not expired (an expired draft is expired on the spot). Returns now.
+    fn check_decidable(&self, row: &ActionRow, shown_digest: &str) -> Result<i64, BrokerError> {
+        let id = &row.id;
+        if row.action_digest != shown_digest {
+            return Err(BrokerError::Conflict(format!(
+                "the draft shown ({shown_digest}) is not the stored draft ({}); reload it",
+                row.action_digest
+            )));
+        }
+        if row.status != Status::Pending {
+            return Err(BrokerError::Conflict(format!(
+                "draft {id} is already {}",
+                row.status.as_str()
+            )));
+        }
+        let t = now();
+        if t >= row.expires_at {
+            self.expire_one(row)?;
+            return Err(BrokerError::Expired(id.into()));
+        }
+        Ok(t)
     }
 
     fn sign_and_record(
