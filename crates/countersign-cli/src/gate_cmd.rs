@@ -104,7 +104,8 @@ fn token(args: &ExecArgs) -> Result<String> {
     Ok(token)
 }
 
-fn state_dir(explicit: Option<&PathBuf>) -> Result<PathBuf> {
+/// The gate's ledger directory: `explicit`, else the platform data dir's `gate/`.
+pub(crate) fn state_dir(explicit: Option<&PathBuf>) -> Result<PathBuf> {
     // Ledger::open_in creates the directory itself, private to its owner (0700).
     Ok(match explicit {
         Some(d) => d.clone(),

@@ -275,11 +275,7 @@ fn gate(args: &ClaudeCodeArgs, stdin: &[u8]) -> Result<Value> {
     )?;
     let token =
         std::env::var("COUNTERSIGN_TOKEN").map_err(|_| anyhow!("COUNTERSIGN_TOKEN is not set"))?;
-    let dir = match &args.state_dir {
-        Some(d) => d.clone(),
-        None => countersign_broker::host::data_dir(None)?.join("gate"),
-    };
-    let ledger = Ledger::open_in(&dir)?;
+    let ledger = Ledger::open_in(&crate::gate_cmd::state_dir(args.state_dir.as_ref())?)?;
     let client = Client::new(&args.api, token)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let opts = GateOptions {
