@@ -44,7 +44,7 @@ step "build the app and the CLI"
 bash scripts/build.sh
 
 step "the agent API against its OpenAPI document (schemathesis: no 5xx, every answer as documented)"
-bash scripts/schemathesis.sh 2>&1 | tail -n 12
+bash scripts/schemathesis.sh 2>&1 | tail -n 20
 
 step "end-to-end tests in the real window"
 bash tests/e2e/run.sh 2>&1 | tee "$logs/e2e.log"

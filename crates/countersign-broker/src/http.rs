@@ -421,7 +421,13 @@ async fn blocking<T: Send + 'static>(
     })),
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Committed; pending unless the policy decided it at once", body = Submitted),
+        (status = 201, description = "Committed; pending unless the policy decided it at once", body = Submitted,
+            links(
+                ("status" = (operation_id = "status", parameters(("id" = "$response.body#/id")),
+                    description = "The draft's status, by the `id` of this answer")),
+                ("decision" = (operation_id = "decision", parameters(("id" = "$response.body#/id")),
+                    description = "The draft's signed decision, by the `id` of this answer")),
+            )),
         (status = 400, description = "Malformed or invalid draft; the message says where", body = ApiError),
         (status = 401, description = "Missing, unknown or revoked bearer token", body = ApiError),
         (status = 403, description = "A browser's request (`Origin` or `Sec-Fetch-*`) or a `Host` not allowed", body = ApiError),

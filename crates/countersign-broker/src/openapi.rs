@@ -48,9 +48,45 @@ impl Modify for BearerToken {
 
 /// The document as served and committed: pretty JSON with a final newline.
 pub fn openapi_json() -> String {
-    let mut json = ApiDoc::openapi()
-        .to_pretty_json()
-        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut doc = match serde_json::to_value(ApiDoc::openapi()) {
+        Ok(doc) => doc,
+        Err(e) => return format!("{{\"error\": \"{e}\"}}\n"),
+    };
+    camel_case_links(&mut doc);
+    let mut json =
+        serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     json.push('\n');
     json
+}
+
+/// utoipa 5 writes a Link Object's fields in snake case (`operation_id`, `operation_ref`,
+/// `request_body`); OpenAPI 3.1 §4.8.20 names them `operationId`, `operationRef` and
+/// `requestBody`, and clients (schemathesis's stateful phase) ignore the snake-case ones.
+/// Renames them in every response's `links`.
+fn camel_case_links(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    let responses = paths
+        .values_mut()
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut())
+        .filter_map(|op| op.get_mut("responses").and_then(|r| r.as_object_mut()))
+        .flat_map(|responses| responses.values_mut());
+    for response in responses {
+        let Some(links) = response.get_mut("links").and_then(|l| l.as_object_mut()) else {
+            continue;
+        };
+        for link in links.values_mut().filter_map(|l| l.as_object_mut()) {
+            for (snake, camel) in [
+                ("operation_id", "operationId"),
+                ("operation_ref", "operationRef"),
+                ("request_body", "requestBody"),
+            ] {
+                if let Some(v) = link.remove(snake) {
+                    link.insert(camel.to_owned(), v);
+                }
+            }
+        }
+    }
 }

@@ -139,6 +139,7 @@ pub struct Draft {
     /// [`DEFAULT_EXPIRES_IN_S`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "number")]
+    #[schema(minimum = 1, maximum = 86400)] // 86400 = MAX_EXPIRES_IN_S
     pub expires_in_s: Option<u64>,
 }
 

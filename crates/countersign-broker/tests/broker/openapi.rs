@@ -58,3 +58,35 @@ fn every_error_response_in_the_document_is_api_error() {
         }
     }
 }
+
+#[test]
+fn submit_links_its_id_to_status_and_decision_in_openapi_spelling() {
+    let doc: serde_json::Value = serde_json::from_str(&openapi_json()).unwrap();
+    let links = &doc["paths"]["/v1/actions"]["post"]["responses"]["201"]["links"];
+    let operation_ids: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|op| op["operationId"].as_str())
+        .collect();
+    for name in ["status", "decision"] {
+        let link = &links[name];
+        assert_eq!(
+            link["operationId"], name,
+            "link `{name}` names its operation as `operationId` (OpenAPI 3.1 Link Object): {link}"
+        );
+        assert!(
+            operation_ids.contains(&name),
+            "link `{name}` targets an operation of the document"
+        );
+        assert_eq!(
+            link["parameters"]["id"], "$response.body#/id",
+            "link `{name}` passes the 201 answer's id as the path parameter"
+        );
+        assert!(
+            link.get("operation_id").is_none(),
+            "no snake-case field is left in link `{name}`: {link}"
+        );
+    }
+}
