@@ -9,6 +9,7 @@ use countersign_core::api::{
     ActionDetail, ActionSummary, ApiError, DecisionInfo, DecisionResponse, EditPreview, ErrorCode,
     HistoryEntry, NewAgent, QueueEvent, Status, Submitted,
 };
+use countersign_core::crash;
 use countersign_core::decision::{
     Approver, DecisionBody, RiskSummary, Verdict, DECISION_LIFETIME_S,
 };
@@ -739,6 +740,7 @@ impl Broker {
             exp: t + DECISION_LIFETIME_S,
             jti: uuid::Uuid::new_v4().to_string(),
         };
+        crash::point(crash::DECIDE_BEFORE_SIGN);
         let envelope = body.sign(&signer.key);
         self.inner
             .store
@@ -761,6 +763,7 @@ impl Broker {
                 }
                 other => BrokerError::Store(other),
             })?;
+        crash::point(crash::DECIDE_AFTER_COMMIT);
         self.publish(&row.id, status);
         if let Some(url) = &row.callback_url {
             crate::webhook::spawn_delivery(

@@ -10,10 +10,12 @@
 //! - [`diff`], [`review`], [`risk`]: what the reviewer sees (change, impact, score);
 //! - [`dsse`], [`decision`], [`keys`]: the signed decision in a DSSE envelope (Ed25519);
 //! - [`policy`]: the lead-signed policy (domains, sensitive patterns, score thresholds);
-//! - [`text`]: hidden characters (bidi, zero-width, control).
+//! - [`text`]: hidden characters (bidi, zero-width, control);
+//! - [`crash`]: crash points for the crash-safety tests (no-ops unless built with `crash-points`).
 
 pub mod action;
 pub mod api;
+pub mod crash;
 pub mod decision;
 pub mod diff;
 pub mod digest;

@@ -199,6 +199,7 @@ pub fn verify_for_execution_with(
 ) -> Result<DecisionBody, GateFailure> {
     let body = verify_decision_quorum(envelope, trusted, expect, quorum)?;
     ledger.consume(&body.jti, &body.action_id)?;
+    countersign_core::crash::point(countersign_core::crash::GATE_AFTER_CONSUME);
     tracing::info!(id = %body.action_id, jti = %body.jti, approver = %body.approver.name, "approval verified and recorded");
     Ok(body)
 }

@@ -349,6 +349,7 @@ impl Store {
                 },
             });
         }
+        countersign_core::crash::point(countersign_core::crash::DECIDE_AFTER_CAS);
         let verdict = match d.verdict {
             Verdict::Approved => "approved",
             Verdict::Rejected => "rejected",
@@ -373,6 +374,7 @@ impl Store {
                 "action_digest": d.shown_digest, "signed_digest": d.signed_digest,
             }),
         )?;
+        countersign_core::crash::point(countersign_core::crash::DECIDE_BEFORE_COMMIT);
         tx.commit()?;
         Ok(())
     }
