@@ -4,7 +4,7 @@
 # WebKitWebDriver, tauri-driver), Node.js >= 20 and the UI's npm packages.
 #   scripts/setup.sh          what building and running the app needs
 #   scripts/setup.sh --test   plus what the test suite needs (also pip: clients/python, pytest,
-#                             mcp, schemathesis)
+#                             mcp, schemathesis, mypy)
 # Idempotent: installs only what is missing. Rust (cargo >= 1.85) must already be installed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -56,11 +56,12 @@ if [ $want_test = 1 ]; then
   fi
   # The Python verifier and SDK (clients/python) and pytest, for the shared test vectors and
   # the SDK's tests; the official MCP Python SDK (1.x API), client and server of the MCP
-  # gateway's tests; schemathesis 4.x, which fuzzes the agent API against its OpenAPI document.
-  if ! python3 -c 'import countersign_verify, cryptography, rfc8785, pytest, importlib.metadata as m; assert m.version("mcp").startswith("1.") and m.version("schemathesis").startswith("4.")' 2>/dev/null; then
-    say "pip: installing clients/python (countersign-verify), pytest, mcp and schemathesis"
+  # gateway's tests; schemathesis 4.x, which fuzzes the agent API against its OpenAPI document;
+  # mypy, which type-checks the SDK (--strict).
+  if ! python3 -c 'import countersign_verify, cryptography, rfc8785, pytest, importlib.metadata as m; assert m.version("mcp").startswith("1.") and m.version("schemathesis").startswith("4."); import mypy' 2>/dev/null; then
+    say "pip: installing clients/python (countersign-verify), pytest, mcp, schemathesis and mypy"
     pip_install() { python3 -m pip install -q --disable-pip-version-check "$@"; }
-    pkgs=(./clients/python pytest 'mcp>=1.9,<2' 'schemathesis>=4,<5')
+    pkgs=(./clients/python pytest 'mcp>=1.9,<2' 'schemathesis>=4,<5' 'mypy>=1.10')
     pip_install "${pkgs[@]}" 2>/dev/null \
       || pip_install --user "${pkgs[@]}" 2>/dev/null \
       || pip_install --user --break-system-packages "${pkgs[@]}"

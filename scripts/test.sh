@@ -4,7 +4,7 @@
 #   broker over real HTTP, gate, CLI against a real broker), kill -9 at each step of a decision
 #   (the crash-points feature), the Python verifier over the shared
 #   decision vectors (tests/vectors), the Python SDK and the MCP gateway (official MCP SDK) against
-#   a real broker, the drift check of the generated TypeScript bindings, the end-to-end tests
+#   a real broker, the SDK's types (mypy --strict), the drift check of the generated TypeScript bindings, the end-to-end tests
 #   of the real window under Xvfb, schemathesis on the agent API (docs/openapi.json), the
 #   headless demo, and a short run of the API benchmark.
 # Ends with one line "tests: N passed, M failed" counting Rust, UI, Python and end-to-end tests.
@@ -36,6 +36,9 @@ step "Python: the verifier on the shared decision vectors, the SDK and the MCP g
 # The working copy's package is tested (PYTHONPATH), not whatever version pip installed.
 PYTHONPATH="$root/clients/python/src" PYTHONDONTWRITEBYTECODE=1 \
   python3 -m pytest -q -p no:cacheprovider clients/python 2>&1 | tee "$logs/pytest.log"
+
+step "Python: the SDK's types (mypy --strict, clients/python/pyproject.toml)"
+(cd clients/python && python3 -m mypy)
 
 step "generated TypeScript bindings match the Rust types"
 if [ -n "$(git status --porcelain -- ui/src/bindings)" ]; then

@@ -14,7 +14,7 @@ import binascii
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 import rfc8785
 from cryptography.exceptions import InvalidSignature
@@ -84,8 +84,8 @@ class _JsonRefused(ValueError):
     pass
 
 
-def _no_duplicates(pairs):
-    out = {}
+def _no_duplicates(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
             raise _JsonRefused(f"duplicate key `{key}` (RFC 7493 §2.3)")
@@ -107,7 +107,7 @@ def _float(text: str) -> float:
     return value
 
 
-def _constant(text: str):
+def _constant(text: str) -> NoReturn:
     raise _JsonRefused(f"{text} is not JSON")
 
 
@@ -373,8 +373,10 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_body(body: Any) -> None:
-    def fail(message: str):
+def _check_body(body: Any) -> Dict[str, Any]:
+    """``body`` as a decision body, or :class:`VerificationError` naming what is wrong."""
+
+    def fail(message: str) -> NoReturn:
         raise VerificationError("body", f"decision body is malformed: {message}")
 
     required = {"v", "verdict", "action_id", "agent", "action", "action_digest", "approver", "risk", "iat", "exp", "jti"}
@@ -426,6 +428,7 @@ def _check_body(body: Any) -> None:
         fail("action target and summary are strings")
     if body["v"] != 1:
         fail(f"unsupported version {body['v']}")
+    return body
 
 
 def verify_decision_signature(envelope_bytes: bytes, trusted: TrustedKeys) -> Dict[str, Any]:
@@ -434,10 +437,9 @@ def verify_decision_signature(envelope_bytes: bytes, trusted: TrustedKeys) -> Di
     envelope = _parse_envelope(envelope_bytes)
     verified = verify_envelope(envelope, DECISION_PAYLOAD_TYPE, trusted)
     try:
-        body = parse_strict(verified.body)
+        body = _check_body(parse_strict(verified.body))
     except ValueError as e:
         raise VerificationError("body", f"decision body is malformed: {e}") from None
-    _check_body(body)
     computed = action_digest(body["action"])
     if computed != body["action_digest"]:
         raise VerificationError(

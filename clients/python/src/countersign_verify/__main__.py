@@ -8,13 +8,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import List, Optional
 
 import rfc8785
 
 from . import Quorum, TrustedKeys, VerificationError, verify_decision
 
 
-def main(argv=None) -> int:
+def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="countersign-verify", description=__doc__)
     parser.add_argument("--envelope", required=True, help="the DSSE envelope (JSON file)")
     parser.add_argument("--trust", required=True, help="pinned keys (countersign key export-public)")

@@ -15,7 +15,7 @@ approver's key over the hash of row ``seq``.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import rfc8785
 
@@ -76,7 +76,7 @@ def verify_log(
 ) -> List[str]:
     """Every problem of the log, in order (see the module docs); ``[]`` when intact."""
     problems: List[str] = []
-    position = {}
+    position: Dict[str, int] = {}
     for row in rows:
         position.setdefault(row["hash"], row["seq"])
     expected, prev = 1, GENESIS
@@ -106,16 +106,16 @@ def verify_log(
         if body["seq"] != stored_seq:
             problems.append(f"bad_checkpoint {stored_seq}")
             continue
-        row = by_seq.get(body["seq"])
-        if row is not None:
-            if row["hash"] != body["head"]:
+        checkpointed = by_seq.get(body["seq"])
+        if checkpointed is not None:
+            if checkpointed["hash"] != body["head"]:
                 problems.append(f"rewritten {body['seq']}")
         elif body["seq"] > last:
             problems.append(f"truncated {body['seq']} last {last}")
     return problems
 
 
-def main(argv=None) -> int:
+def main(argv: Optional[List[str]] = None) -> int:
     """``python -m countersign_verify.audit EXPORT.jsonl --trust approver.pub``: exit 0 and
     print ``intact``, or print each problem and exit 4."""
     import argparse
