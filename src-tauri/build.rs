@@ -7,6 +7,7 @@ fn main() {
         "list_history",
         "get_action",
         "approve",
+        "approve_batch",
         "preview_edit",
         "approve_edited",
         "reject",

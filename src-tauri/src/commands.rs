@@ -3,8 +3,8 @@
 
 use countersign_broker::{Broker, BrokerError, DecisionInput};
 use countersign_core::api::{
-    ActionDetail, ActionSummary, ApiError, AppInfo, DecisionInfo, EditPreview, ErrorCode,
-    HistoryEntry, NewAgent,
+    ActionDetail, ActionSummary, ApiError, AppInfo, BatchDraft, BatchResult, DecisionInfo,
+    EditPreview, ErrorCode, HistoryEntry, NewAgent,
 };
 use countersign_core::Action;
 use tauri::{State, WebviewWindow};
@@ -88,6 +88,20 @@ pub async fn approve(
         b.decide(&id, &action_digest, DecisionInput::Approve)
     })
     .await
+}
+
+/// Approves several low-risk drafts at once, each as shown (`drafts` pairs every id with the
+/// digest the window showed). The broker re-checks each one (pending, same digest, low risk
+/// under the policy in force) and signs each on its own; the others stay pending and come
+/// back in [`BatchResult::refused`] with the reason.
+#[tauri::command]
+pub async fn approve_batch(
+    window: WebviewWindow,
+    state: State<'_, AppState>,
+    drafts: Vec<BatchDraft>,
+) -> Result<BatchResult, ApiError> {
+    main_window_only(&window)?;
+    blocking(&state.broker, move |b| b.approve_batch(&drafts)).await
 }
 
 /// The diff, impact, risk and digest of the approver's edit of draft `id`. Read-only: nothing

@@ -149,6 +149,7 @@ fn start(args: AppArgs) -> anyhow::Result<()> {
             commands::list_history,
             commands::get_action,
             commands::approve,
+            commands::approve_batch,
             commands::preview_edit,
             commands::approve_edited,
             commands::reject,

@@ -92,6 +92,21 @@ class FakeShell {
         this.drafts.set(d.summary.id, { ...d, summary: { ...d.summary, status: "approved" }, decision: info });
         return info;
       }
+      case "approve_batch": {
+        const approved: string[] = [];
+        const refused: { id: string; error: ApiError }[] = [];
+        for (const { id, action_digest } of args.drafts as { id: string; action_digest: string }[]) {
+          const d = this.drafts.get(id);
+          if (!d || d.summary.status !== "pending" || d.summary.level !== "low" || d.action_digest !== action_digest) {
+            refused.push({ id, error: { code: "conflict", message: `draft ${id} cannot be approved in a batch` } });
+            continue;
+          }
+          const info = decision({ verdict: "approved" });
+          this.drafts.set(id, { ...d, summary: { ...d.summary, status: "approved" }, decision: info });
+          approved.push(id);
+        }
+        return { approved, refused };
+      }
       case "list_history":
         return [...this.drafts.values()]
           .filter((d) => d.decision)
@@ -592,5 +607,107 @@ describe("history", () => {
     await waitFor(() => expect(screen.getAllByTestId("history-item")).toHaveLength(2));
     await user.click(screen.getAllByTestId("history-item").find((r) => r.getAttribute("data-id") === ID(4))!);
     await waitFor(() => expect(screen.getByTestId("detail").getAttribute("data-id")).toBe(ID(4)));
+  });
+});
+
+describe("batch approval of low-risk drafts", () => {
+  const lowSameTarget = detail({ id: ID(6), score: 5, level: "low", agent: "docs-bot", created_at: NOW - 40 });
+  const lowOtherTarget = detail({ id: ID(7), score: 3, level: "low", agent: "docs-bot", target: "file:///srv/docs/README.md", created_at: NOW - 20 });
+  const lowElsewhere = detail({ id: ID(8), score: 2, level: "low", agent: "mail-bot", target: "mail://team", created_at: NOW - 60 });
+
+  beforeEach(() => {
+    shell = new FakeShell(low, high, critical, medium, done, lowSameTarget, lowOtherTarget, lowElsewhere);
+    shell.install();
+  });
+
+  const rowOf = (id: string) => screen.getAllByTestId("queue-item").find((r) => r.getAttribute("data-id") === id)!;
+
+  it("x selects only low-risk pending drafts; A shows their count and targets before anything is signed", async () => {
+    const user = userEvent.setup();
+    render(<App />);
+    await waitFor(() => expect(screen.getAllByTestId("queue-item")).toHaveLength(8));
+    // Only the low-risk pending rows can be selected at all.
+    expect(screen.getAllByTestId("queue-select").map((c) => c.getAttribute("data-id")).sort()).toEqual(
+      [ID(1), ID(6), ID(7), ID(8)].sort(),
+    );
+    // x on a high-risk draft selects nothing.
+    await user.click(rowOf(ID(2)));
+    await user.keyboard("x");
+    expect(screen.queryByTestId("batch-bar")).toBeNull();
+    for (const id of [ID(1), ID(6), ID(7)]) {
+      await user.click(rowOf(id));
+      await user.keyboard("x");
+    }
+    expect(screen.getByTestId("selected-count").textContent).toBe("3");
+    expect(rowOf(ID(6)).classList.contains("is-selected")).toBe(true);
+    // x again unselects.
+    await user.keyboard("x");
+    expect(screen.getByTestId("selected-count").textContent).toBe("2");
+    await user.keyboard("x");
+
+    await user.keyboard("A");
+    const sheet = await screen.findByTestId("batch-sheet");
+    expect(within(sheet).getByTestId("batch-count").textContent).toBe("3");
+    const targets = within(sheet)
+      .getAllByTestId("batch-target")
+      .map((t) => [t.textContent, t.getAttribute("data-count")]);
+    expect(targets, "each target once, with how many drafts act on it, most first").toEqual([
+      ["2 × forum://eng/thread/42", "2"],
+      ["1 × file:///srv/docs/README.md", "1"],
+    ]);
+    expect(document.activeElement, "the focus starts on Cancel").toBe(within(sheet).getByTestId("batch-cancel"));
+    expect(shell.callsOf("approve_batch"), "nothing is signed before the confirmation").toHaveLength(0);
+
+    await user.click(within(sheet).getByTestId("batch-confirm"));
+    await waitFor(() => expect(screen.queryByTestId("batch-sheet")).toBeNull());
+    const [call] = shell.callsOf("approve_batch");
+    const sent = [...(call!.args.drafts as { id: string; action_digest: string }[])].sort((a, b) => (a.id < b.id ? -1 : 1));
+    expect(sent, "each id goes with the digest the queue showed").toEqual(
+      [low, lowSameTarget, lowOtherTarget].map((d) => ({ id: d.summary.id, action_digest: d.action_digest })).sort((a, b) => (a.id < b.id ? -1 : 1)),
+    );
+    await waitFor(() => expect(rowOf(ID(6)).getAttribute("data-status")).toBe("approved"));
+    expect(rowOf(ID(8)).getAttribute("data-status"), "the unselected low draft still waits").toBe("pending");
+    expect(screen.queryByTestId("batch-bar")).toBeNull();
+  });
+
+  it("approves an agent's low drafts from its group after the sheet; Cancel or Escape signs nothing", async () => {
+    const user = userEvent.setup();
+    render(<App />);
+    await waitFor(() => expect(screen.getAllByTestId("queue-item")).toHaveLength(8));
+    const group = screen.getAllByTestId("queue-group").find((g) => g.getAttribute("data-agent") === "docs-bot")!;
+    await user.click(within(group).getByTestId("approve-agent-low"));
+    let sheet = await screen.findByTestId("batch-sheet");
+    expect(within(sheet).getByTestId("batch-count").textContent).toBe("3");
+    await user.keyboard("{Escape}");
+    expect(screen.queryByTestId("batch-sheet")).toBeNull();
+    await user.click(screen.getByTestId("batch-approve"));
+    sheet = await screen.findByTestId("batch-sheet");
+    await user.click(within(sheet).getByTestId("batch-cancel"));
+    expect(shell.callsOf("approve_batch")).toHaveLength(0);
+    // The mail-bot group's button takes only mail-bot's low draft.
+    const mail = screen.getAllByTestId("queue-group").find((g) => g.getAttribute("data-agent") === "mail-bot")!;
+    await user.click(within(mail).getByTestId("approve-agent-low"));
+    sheet = await screen.findByTestId("batch-sheet");
+    expect(within(sheet).getByTestId("batch-count").textContent).toBe("1");
+    await user.click(within(sheet).getByTestId("batch-confirm"));
+    await waitFor(() => expect(shell.callsOf("approve_batch")).toHaveLength(1));
+    expect(shell.callsOf("approve_batch")[0]!.args.drafts).toEqual([{ id: ID(8), action_digest: lowElsewhere.action_digest }]);
+  });
+
+  it("reports the drafts Rust refused and shows them still pending", async () => {
+    const user = userEvent.setup();
+    render(<App />);
+    await waitFor(() => expect(screen.getAllByTestId("queue-item")).toHaveLength(8));
+    await user.click(screen.getAllByTestId("queue-select").find((c) => c.getAttribute("data-id") === ID(6))!);
+    await user.click(screen.getAllByTestId("queue-select").find((c) => c.getAttribute("data-id") === ID(7))!);
+    // Meanwhile the draft changed in the store: the digest the queue showed is no longer its digest.
+    shell.drafts.set(ID(7), { ...lowOtherTarget, action_digest: "sha256:changed" });
+    await user.click(screen.getByTestId("batch-approve"));
+    await user.click(within(await screen.findByTestId("batch-sheet")).getByTestId("batch-confirm"));
+    const alert = await screen.findByRole("alert");
+    expect(alert.textContent).toContain("1 approved; 1 not approved");
+    expect(alert.textContent).toContain(ID(7));
+    await waitFor(() => expect(rowOf(ID(6)).getAttribute("data-status")).toBe("approved"));
+    expect(rowOf(ID(7)).getAttribute("data-status")).toBe("pending");
   });
 });

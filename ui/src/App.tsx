@@ -8,6 +8,7 @@ import type { AppInfo } from "./bindings/AppInfo";
 import type { HistoryEntry } from "./bindings/HistoryEntry";
 import type { QueueEvent } from "./bindings/QueueEvent";
 import { AddAgentDialog } from "./components/AddAgentDialog";
+import { BatchSheet } from "./components/BatchSheet";
 import { Detail } from "./components/Detail";
 import { ErrorBanner } from "./components/ErrorBanner";
 import { Header } from "./components/Header";
@@ -16,6 +17,7 @@ import { Queue } from "./components/Queue";
 import { QueueFilters } from "./components/QueueFilters";
 import { ShortcutSheet } from "./components/ShortcutSheet";
 import * as api from "./lib/api";
+import { asBatch, isBatchable } from "./lib/batch";
 import { filterActions, NO_FILTERS, ordered, type Filters } from "./lib/queue";
 import { useNow } from "./lib/useNow";
 
@@ -52,6 +54,16 @@ export function App() {
   const searchRef = useRef<HTMLInputElement>(null);
   const shown = useMemo(() => (actions ? filterActions(actions, filters) : null), [actions, filters]);
   const [command, setCommand] = useState<{ key: "approve" | "reject" | "edit"; n: number } | null>(null);
+  // Batch approval: the selection (ids), the confirmation sheet, and its request in flight.
+  const [selected, setSelected] = useState<ReadonlySet<string>>(() => new Set());
+  const [batchOpen, setBatchOpen] = useState(false);
+  const [batchBusy, setBatchBusy] = useState(false);
+  // Only drafts still pending and low risk stay selected (the queue changes under the reader).
+  const selectedDrafts = useMemo(
+    () => (actions && selected.size > 0 ? actions.filter((a) => selected.has(a.id) && isBatchable(a)) : []),
+    [actions, selected],
+  );
+  const selectedIds = useMemo(() => new Set(selectedDrafts.map((d) => d.id)), [selectedDrafts]);
   const now = useNow();
 
   const fail = useCallback((e: unknown) => setError(api.toApiError(e)), []);
@@ -168,6 +180,49 @@ export function App() {
     [decide],
   );
 
+  const toggleSelected = useCallback((id: string) => {
+    setSelected((s) => {
+      const next = new Set(s);
+      if (!next.delete(id)) next.add(id);
+      return next;
+    });
+  }, []);
+  const approveAgentLow = useCallback(
+    (agent: string) => {
+      setSelected(new Set((shown ?? []).filter((a) => a.agent === agent && isBatchable(a)).map((a) => a.id)));
+      setBatchOpen(true);
+    },
+    [shown],
+  );
+  const confirmBatch = useCallback(() => {
+    setBatchBusy(true);
+    api
+      .approveBatch(asBatch(selectedDrafts))
+      .then(
+        (result) => {
+          if (result.refused.length > 0) {
+            const shownRefusals = result.refused.slice(0, 5).map((r) => `${r.id}: ${r.error.message}`);
+            const more = result.refused.length - shownRefusals.length;
+            setError({
+              code: "conflict",
+              message:
+                `${result.approved.length} approved; ${result.refused.length} not approved and left as they were — ` +
+                shownRefusals.join("; ") +
+                (more > 0 ? `; and ${more} more` : ""),
+            });
+          }
+        },
+        fail,
+      )
+      // Whatever happened, show the truth.
+      .then(() => Promise.all([loadList(), openRef.current ? loadDetail(openRef.current) : null]))
+      .finally(() => {
+        setSelected(new Set());
+        setBatchOpen(false);
+        setBatchBusy(false);
+      });
+  }, [selectedDrafts, fail, loadList, loadDetail]);
+
   // j/k walk the queue, Enter opens. Ignored while typing or while the dialog is open;
   // Enter on a focused button keeps its own meaning.
   const orderedRef = useRef<ActionSummary[]>([]);
@@ -175,8 +230,10 @@ export function App() {
     view === "history" ? (shownHistory ?? []).map((h) => h.draft) : shown ? ordered(shown) : [];
   const cursorRef = useRef<string | null>(null);
   cursorRef.current = cursorId;
+  const selectedCountRef = useRef(0);
+  selectedCountRef.current = selectedIds.size;
   useEffect(() => {
-    if (addingAgent || showKeys) return;
+    if (addingAgent || showKeys || batchOpen) return;
     const onKey = (e: KeyboardEvent) => {
       if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || isTypingTarget(e.target)) return;
       const rows = orderedRef.current;
@@ -194,6 +251,17 @@ export function App() {
           at < 0 ? 0 : e.key === "j" ? Math.min(rows.length - 1, at + 1) : Math.max(0, at - 1);
         const row = rows[next];
         if (row) setCursorId(row.id);
+      } else if (e.key === "x") {
+        // Select the row under the cursor for a batch approval (low-risk pending drafts only).
+        const id = cursorRef.current ?? openRef.current;
+        const row = rows.find((r) => r.id === id);
+        if (!row || !isBatchable(row)) return;
+        e.preventDefault();
+        toggleSelected(row.id);
+      } else if (e.key === "A") {
+        if (selectedCountRef.current === 0) return;
+        e.preventDefault();
+        setBatchOpen(true);
       } else if (e.key === "a" || e.key === "r" || e.key === "e") {
         // Act on the open draft; a high-risk approval only opens its confirmation.
         if (openRef.current === null) return;
@@ -211,7 +279,7 @@ export function App() {
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [addingAgent, showKeys, open]);
+  }, [addingAgent, showKeys, batchOpen, open, toggleSelected]);
 
   const pending = actions ? actions.filter((a) => a.status === "pending").length : null;
 
@@ -268,6 +336,11 @@ export function App() {
               filters={filters}
               onFilters={setFilters}
               searchRef={searchRef}
+              selected={selectedIds}
+              onToggle={toggleSelected}
+              onApproveAgentLow={approveAgentLow}
+              onBatch={() => setBatchOpen(true)}
+              onClearSelection={() => setSelected(new Set())}
             />
           )}
         </div>
@@ -291,6 +364,14 @@ export function App() {
         </div>
       </main>
       {showKeys && <ShortcutSheet onClose={() => setShowKeys(false)} />}
+      {batchOpen && (
+        <BatchSheet
+          drafts={selectedDrafts}
+          busy={batchBusy}
+          onConfirm={confirmBatch}
+          onCancel={() => setBatchOpen(false)}
+        />
+      )}
       {addingAgent && (
         <AddAgentDialog
           create={(name) =>

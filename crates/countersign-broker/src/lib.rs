@@ -2,6 +2,7 @@
 //!
 //! - [`Broker::submit`]: an agent's draft becomes a committed pending action with a risk score;
 //! - [`Broker::decide`]: a human's approve/reject, re-checked against the store and signed;
+//! - [`Broker::approve_batch`]: several low-risk drafts at once, each re-checked and signed;
 //! - [`Broker::expire_due`]: undecided drafts past their expiry get a signed rejection;
 //! - [`Broker::wait_decision`]: the long-poll behind `GET /v1/actions/{id}/decision`;
 //! - [`http::router`]: the agent API (there is no approve route);
@@ -21,7 +22,7 @@ mod webhook;
 
 pub use usecases::{
     register_agent, Broker, BrokerConfig, BrokerError, DecisionInput, LogNotifier, Notifier,
-    PendingNotice, Signer,
+    PendingNotice, Signer, MAX_BATCH,
 };
 
 /// Now, in Unix seconds.

@@ -21,6 +21,10 @@ use tokio::sync::broadcast;
 
 use crate::now;
 
+mod batch;
+
+pub use batch::MAX_BATCH;
+
 /// Longest rejection reason, in characters.
 pub const MAX_REASON_CHARS: usize = 2000;
 
@@ -219,6 +223,7 @@ fn summary_of(row: &ActionRow) -> ActionSummary {
         status: row.status,
         score: row.risk.score,
         level: row.risk.level,
+        action_digest: row.action_digest.clone(),
         created_at: row.created_at,
         expires_at: row.expires_at,
     }

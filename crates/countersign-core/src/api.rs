@@ -194,12 +194,49 @@ pub struct ActionSummary {
     pub score: u8,
     /// Band.
     pub level: RiskLevel,
+    /// `sha256:` of the RFC 8785 canonical action: what a batch approval sends back for this
+    /// row ([`BatchDraft`]), so the app signs only what the queue showed.
+    pub action_digest: String,
     /// Submitted at, Unix seconds.
     #[ts(type = "number")]
     pub created_at: UnixSeconds,
     /// Expires at, Unix seconds.
     #[ts(type = "number")]
     pub expires_at: UnixSeconds,
+}
+
+/// One draft of a batch approval: its id and the digest the window showed for it
+/// ([`ActionSummary::action_digest`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct BatchDraft {
+    /// Draft id.
+    pub id: String,
+    /// `sha256:` digest the window showed; the stored draft must still have it.
+    pub action_digest: String,
+}
+
+/// A draft of a batch that was not approved, and why; it is left as it was (pending, unless it
+/// was already decided or has just expired).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct BatchRefusal {
+    /// Draft id.
+    pub id: String,
+    /// Why: `conflict` (not low risk, not pending, digest changed, policy), `expired`,
+    /// `not_found`, `bad_request` (listed twice) or `internal`.
+    pub error: ApiError,
+}
+
+/// The outcome of a batch approval: each approved draft got its own signed decision and audit
+/// row; each refused one is listed with the reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct BatchResult {
+    /// Ids approved, in the order asked.
+    pub approved: Vec<String>,
+    /// Ids refused, in the order asked, each with its reason.
+    pub refused: Vec<BatchRefusal>,
 }
 
 /// The decision as the app shows it.

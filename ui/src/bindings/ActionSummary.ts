@@ -40,6 +40,11 @@ score: number,
  */
 level: RiskLevel, 
 /**
+ * `sha256:` of the RFC 8785 canonical action: what a batch approval sends back for this
+ * row ([`BatchDraft`]), so the app signs only what the queue showed.
+ */
+action_digest: string, 
+/**
  * Submitted at, Unix seconds.
  */
 created_at: number, 

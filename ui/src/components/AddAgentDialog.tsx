@@ -34,7 +34,7 @@ function CopyButton({ text, label }: { text: string; label: string }) {
 }
 
 /** Tab cycles within the dialog while it is open (it is modal). */
-function keepFocusInside(root: HTMLElement, e: KeyboardEvent) {
+export function keepFocusInside(root: HTMLElement, e: KeyboardEvent) {
   const focusable = [...root.querySelectorAll<HTMLElement>("button:not(:disabled), input, textarea")];
   const first = focusable[0];
   const last = focusable[focusable.length - 1];

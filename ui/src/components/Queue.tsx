@@ -1,5 +1,6 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState, type Ref } from "react";
 import type { ActionSummary } from "../bindings/ActionSummary";
+import { isBatchable } from "../lib/batch";
 import { countHiddenIn } from "../lib/hidden";
 import { ITEM_HEIGHT, layout, queueItems, visibleRange, type QueueItem } from "../lib/queue";
 import { absolute, age, timeLeft } from "../lib/time";
@@ -19,7 +20,18 @@ type Props = {
   filters: QueueFiltersProps["filters"];
   onFilters: QueueFiltersProps["onChange"];
   searchRef?: Ref<HTMLInputElement>;
+  /** Ids selected for a batch approval (pending, low risk). */
+  selected?: ReadonlySet<string>;
+  /** Selects or unselects one low-risk pending draft. */
+  onToggle?: (id: string) => void;
+  /** Opens the batch confirmation for every low-risk pending draft of `agent`. */
+  onApproveAgentLow?: (agent: string) => void;
+  /** Opens the batch confirmation for the selection. */
+  onBatch?: () => void;
+  onClearSelection?: () => void;
 };
+
+const NONE: ReadonlySet<string> = new Set();
 
 /** Height used before the list has been laid out (and in tests, which have no layout). */
 const FALLBACK_VIEWPORT = 900;
@@ -29,7 +41,22 @@ const FALLBACK_VIEWPORT = 900;
  * oldest inside), then the decided ones. Only the lines in view are in the DOM, so 10,000
  * drafts scroll like 10.
  */
-export function Queue({ actions, all, openId, cursorId, now, onOpen, filters, onFilters, searchRef }: Props) {
+export function Queue({
+  actions,
+  all,
+  openId,
+  cursorId,
+  now,
+  onOpen,
+  filters,
+  onFilters,
+  searchRef,
+  selected = NONE,
+  onToggle,
+  onApproveAgentLow,
+  onBatch,
+  onClearSelection,
+}: Props) {
   const rows = useRef(new Map<string, HTMLButtonElement>());
   const scroller = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
@@ -105,6 +132,17 @@ export function Queue({ actions, all, openId, cursorId, now, onOpen, filters, on
           <li key={it.key} className="vq-line" style={style} data-testid="queue-group" data-agent={it.agent}>
             <h3 className="queue-group">
               <SafeText text={it.agent} inline /> <span className="count">{it.count}</span>
+              {it.low > 0 && onApproveAgentLow && (
+                <button
+                  type="button"
+                  className="btn btn-ghost btn-tiny group-batch"
+                  data-testid="approve-agent-low"
+                  title={`approve the ${it.low} low-risk drafts of this agent, after a confirmation listing their targets`}
+                  onClick={() => onApproveAgentLow(it.agent)}
+                >
+                  Approve {it.low} low…
+                </button>
+              )}
             </h3>
           </li>
         );
@@ -116,12 +154,29 @@ export function Queue({ actions, all, openId, cursorId, now, onOpen, filters, on
         );
       case "row":
         return (
-          <li key={it.key} className="vq-line" style={style}>
+          <li key={it.key} className="vq-line vq-row" style={style}>
+            {selector(it.action)}
             {row(it.action)}
           </li>
         );
     }
   };
+  // Only low-risk pending drafts can join a batch; the others keep an empty gutter.
+  const selector = (a: ActionSummary) =>
+    onToggle && isBatchable(a) ? (
+      <label className="qi-select" title="select for a batch approval (x)">
+        <input
+          type="checkbox"
+          data-testid="queue-select"
+          data-id={a.id}
+          aria-label="select for a batch approval"
+          checked={selected.has(a.id)}
+          onChange={() => onToggle(a.id)}
+        />
+      </label>
+    ) : (
+      <span className="qi-select" />
+    );
   const row = (a: ActionSummary) => (
     <button
       type="button"
@@ -133,7 +188,8 @@ export function Queue({ actions, all, openId, cursorId, now, onOpen, filters, on
         "queue-item" +
         (a.status !== "pending" ? " is-decided" : "") +
         (a.id === openId ? " is-open" : "") +
-        (a.id === cursorId ? " is-cursor" : "")
+        (a.id === cursorId ? " is-cursor" : "") +
+        (selected.has(a.id) ? " is-selected" : "")
       }
       data-testid="queue-item"
       data-id={a.id}
@@ -177,6 +233,19 @@ export function Queue({ actions, all, openId, cursorId, now, onOpen, filters, on
   return (
     <nav className="queue" aria-label="Drafts">
       <QueueFilters all={all} shown={actions.length} filters={filters} onChange={onFilters} searchRef={searchRef} />
+      {selected.size > 0 && (
+        <div className="batch-bar" data-testid="batch-bar">
+          <span>
+            <strong data-testid="selected-count">{selected.size}</strong> low-risk selected
+          </span>
+          <button type="button" className="btn btn-approve btn-small" data-testid="batch-approve" onClick={onBatch}>
+            Approve {selected.size}… <kbd>A</kbd>
+          </button>
+          <button type="button" className="btn btn-ghost btn-small" onClick={onClearSelection}>
+            Clear
+          </button>
+        </div>
+      )}
       <div
         className="queue-scroll"
         ref={scroller}
@@ -188,7 +257,8 @@ export function Queue({ actions, all, openId, cursorId, now, onOpen, filters, on
         </ul>
       </div>
       <p className="queue-hint muted">
-        <kbd>j</kbd>/<kbd>k</kbd> move · <kbd>Enter</kbd> open · <kbd>/</kbd> search · <kbd>?</kbd> keys
+        <kbd>j</kbd>/<kbd>k</kbd> move · <kbd>Enter</kbd> open · <kbd>x</kbd> select low · <kbd>/</kbd> search · <kbd>?</kbd>{" "}
+        keys
       </p>
     </nav>
   );

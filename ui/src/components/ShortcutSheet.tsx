@@ -7,6 +7,8 @@ export const SHORTCUTS: readonly [string, string][] = [
   ["a", "approve the open draft (high and critical risk: opens the confirmation; confirm with a click or Enter on it)"],
   ["r", "reject the open draft: type the reason (and an optional suggestion for the agent)"],
   ["e", "edit the open draft before approving it"],
+  ["x", "select the low-risk draft under the cursor for a batch approval (again: unselect)"],
+  ["A", "approve the selected low-risk drafts: shows their count and targets first"],
   ["/", "search the queue (Esc clears)"],
   ["?", "this sheet (Esc closes)"],
 ];

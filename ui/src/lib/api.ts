@@ -8,6 +8,8 @@ import type { ActionDetail } from "../bindings/ActionDetail";
 import type { ActionSummary } from "../bindings/ActionSummary";
 import type { ApiError } from "../bindings/ApiError";
 import type { AppInfo } from "../bindings/AppInfo";
+import type { BatchDraft } from "../bindings/BatchDraft";
+import type { BatchResult } from "../bindings/BatchResult";
 import type { DecisionInfo } from "../bindings/DecisionInfo";
 import type { EditPreview } from "../bindings/EditPreview";
 import type { ErrorCode } from "../bindings/ErrorCode";
@@ -87,3 +89,10 @@ export const appInfo = () => call<AppInfo>("app_info");
 
 /** Name of the Tauri event the shell emits with a `QueueEvent` payload. */
 export const QUEUE_CHANGED = "queue-changed";
+
+/**
+ * Approves several low-risk drafts, each as the queue showed it (id + digest). Rust re-checks
+ * every draft (pending, same digest, low risk under the policy in force) and signs each on its
+ * own; the others stay pending and are listed in `refused` with the reason.
+ */
+export const approveBatch = (drafts: BatchDraft[]) => call<BatchResult>("approve_batch", { drafts });

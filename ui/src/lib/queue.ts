@@ -69,7 +69,7 @@ export function filterActions(actions: readonly ActionSummary[], f: Filters): Ac
 /** One line of the rendered queue: a section heading, an agent group heading, or a draft. */
 export type QueueItem =
   | { type: "section"; key: string; label: string; count: number }
-  | { type: "group"; key: string; agent: string; count: number; top: RiskLevel }
+  | { type: "group"; key: string; agent: string; count: number; top: RiskLevel; /** pending low-risk drafts */ low: number }
   | { type: "empty"; key: string; label: string }
   | { type: "row"; key: string; action: ActionSummary };
 
@@ -83,8 +83,10 @@ export function queueItems(actions: readonly ActionSummary[]): QueueItem[] {
     const agent = pending[i]!.agent;
     let j = i;
     while (j < pending.length && pending[j]!.agent === agent) j++;
-    items.push({ type: "group", key: `g:${agent}`, agent, count: j - i, top: pending[i]!.level });
-    for (const a of pending.slice(i, j)) items.push({ type: "row", key: a.id, action: a });
+    const members = pending.slice(i, j);
+    const low = members.filter((a) => a.level === "low").length;
+    items.push({ type: "group", key: `g:${agent}`, agent, count: j - i, top: pending[i]!.level, low });
+    for (const a of members) items.push({ type: "row", key: a.id, action: a });
     i = j;
   }
   if (decided.length > 0) {

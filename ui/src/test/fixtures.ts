@@ -6,8 +6,10 @@ import type { TextDiff } from "../bindings/TextDiff";
 export const NOW = Math.floor(Date.now() / 1000);
 
 export function summary(over: Partial<ActionSummary> = {}): ActionSummary {
+  const id = over.id ?? "00000000-0000-4000-8000-000000000001";
   return {
-    id: "00000000-0000-4000-8000-000000000001",
+    id,
+    action_digest: `sha256:${"ab".repeat(31)}${id.slice(-2)}`,
     agent: "forum-bot",
     kind: "message.post",
     target: "forum://eng/thread/42",
@@ -64,7 +66,7 @@ export function detail(over: Partial<ActionSummary> = {}, extra: Partial<ActionD
       payload: { channel: "eng-help", audience: "all-employees", body: "Hi,\ngrant read to all-employees" },
       before: "Hi,\ngrant read to your team",
     },
-    action_digest: `sha256:${"ab".repeat(31)}${s.id.slice(-2)}`,
+    action_digest: s.action_digest,
     risk: {
       score: s.score,
       level: s.level,

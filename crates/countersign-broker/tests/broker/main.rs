@@ -3,6 +3,7 @@
 
 mod api;
 mod attacks;
+mod batch;
 mod decide;
 mod edit;
 mod fixture;
