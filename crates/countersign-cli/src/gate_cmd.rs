@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use countersign_core::decision::Verdict;
+use countersign_core::decision::{Quorum, Verdict};
 use countersign_core::{Draft, TrustedKeys};
 use countersign_gate::{
     execute, run_gated, verify_offline, Client, Freshness, GateFailure, GateOptions, Ledger,
@@ -55,9 +55,33 @@ pub struct ExecArgs {
     /// Trust file pinning the lead keys that sign the policy.
     #[arg(long)]
     lead_trust: Option<PathBuf>,
+    #[command(flatten)]
+    quorum: QuorumArgs,
     /// Executor for non-shell actions: receives the approved action JSON on stdin.
     #[arg(last = true)]
     executor: Vec<String>,
+}
+
+/// The quorum a gate demands of an envelope's signatures, whatever the broker released.
+#[derive(Args, Clone, Copy)]
+pub struct QuorumArgs {
+    /// Run only a decision signed by at least N distinct approvers pinned in --trust (each key
+    /// counts once, however many ids or signatures it has; a revoked key and a key pinned under
+    /// the requesting agent's own name count zero).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    approvals: u16,
+    /// Run only a decision that one of those approvers signed with a key pinned as role `lead`.
+    #[arg(long)]
+    lead: bool,
+}
+
+impl QuorumArgs {
+    fn quorum(self) -> Quorum {
+        Quorum {
+            approvals: usize::from(self.approvals),
+            lead: self.lead,
+        }
+    }
 }
 
 /// `countersign verify`.
@@ -72,6 +96,9 @@ pub struct VerifyArgs {
     /// Exit 3 unless the decision is an approval that is still fresh.
     #[arg(long)]
     require_approved: bool,
+    /// Exit 4 unless the signers meet this quorum (`--approvals N`, `--lead`).
+    #[command(flatten)]
+    quorum: QuorumArgs,
 }
 
 fn read_input(path: &PathBuf) -> Result<Vec<u8>> {
@@ -148,6 +175,7 @@ pub(crate) fn exec(args: ExecArgs) -> Result<ExitCode> {
                     s.risk.level.as_str()
                 );
             })),
+            quorum: args.quorum.quorum(),
         },
     ));
     let approved = match outcome {
@@ -180,10 +208,10 @@ pub(crate) fn exec(args: ExecArgs) -> Result<ExitCode> {
         std::fs::write(out, serde_json::to_vec_pretty(&approved.envelope)?)
             .with_context(|| format!("writing {}", out.display()))?;
     }
+    let signers = approved_by(&approved.envelope, &trusted);
     eprintln!(
-        "countersign: approved by {} ({}){}; running the approved action",
-        approved.body.approver.name,
-        approved.body.approver.keyid,
+        "countersign: approved by {}{}; running the approved action",
+        signers,
         if approved.edited() {
             " after editing it"
         } else {
@@ -196,6 +224,19 @@ pub(crate) fn exec(args: ExecArgs) -> Result<ExitCode> {
         Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
         None => ExitCode::FAILURE,
     })
+}
+
+/// "ana (approver, sha256:…), lea (lead, sha256:…)": the pinned keys that signed.
+fn approved_by(envelope: &countersign_core::Envelope, trusted: &TrustedKeys) -> String {
+    let ids = envelope
+        .verify(countersign_core::decision::DECISION_PAYLOAD_TYPE, trusted)
+        .map(|v| v.signers)
+        .unwrap_or_default();
+    ids.iter()
+        .filter_map(|id| trusted.get(id))
+        .map(|k| format!("{} ({}, {})", k.approver, k.role, k.keyid))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub(crate) fn verify(args: VerifyArgs) -> Result<ExitCode> {
@@ -231,6 +272,22 @@ pub(crate) fn verify(args: VerifyArgs) -> Result<ExitCode> {
         "action": report.body.action,
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
+    // One key pinned under two entries is one signer.
+    let mut signer_ids: Vec<String> = Vec::new();
+    for k in &report.signers {
+        if !signer_ids.contains(&k.keyid) {
+            signer_ids.push(k.keyid.clone());
+        }
+    }
+    if let Err(e) = countersign_core::decision::check_quorum(
+        &report.body,
+        &signer_ids,
+        &trusted,
+        args.quorum.quorum(),
+    ) {
+        eprintln!("countersign: INVALID — {e}");
+        return Ok(ExitCode::from(EXIT_REFUSED));
+    }
     if args.require_approved
         && (report.verdict != Verdict::Approved || report.freshness != Freshness::Fresh)
     {

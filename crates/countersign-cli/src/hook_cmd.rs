@@ -281,6 +281,7 @@ fn gate(args: &ClaudeCodeArgs, stdin: &[u8]) -> Result<Value> {
     let opts = GateOptions {
         timeout: Some(Duration::from_secs(args.timeout)),
         on_submitted: None,
+        quorum: Default::default(),
     };
     let approved = runtime.block_on(run_gated(&client, &draft, &trusted, &ledger, opts))?;
     let update = updated_input(&event, &draft.action(), &approved.body.action)?;

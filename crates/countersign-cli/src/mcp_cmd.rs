@@ -490,6 +490,7 @@ async fn approve(shared: &Shared, tool: &str, arguments: Value) -> Result<(Strin
     let opts = GateOptions {
         timeout: Some(shared.timeout),
         on_submitted: None,
+        quorum: Default::default(),
     };
     let approved = run_gated(
         &shared.client,

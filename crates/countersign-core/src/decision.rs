@@ -264,7 +264,13 @@ fn verify_signed(
     Ok((body, verified.signers))
 }
 
-fn check_quorum(
+/// Checks that `signers` (distinct live pinned key ids that verified over `body`, as
+/// [`Envelope::verify`] returns them) meet `quorum`: the requesting agent's own key is not
+/// counted, and with `quorum.lead` one counted key must be pinned as `lead`.
+///
+/// # Errors
+/// [`GateError::Quorum`] saying how many counted and what was required.
+pub fn check_quorum(
     body: &DecisionBody,
     signers: &[KeyId],
     trusted: &TrustedKeys,

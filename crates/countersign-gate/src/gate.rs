@@ -91,6 +91,10 @@ pub struct GateOptions<'a> {
     /// Called once, right after the broker acknowledged the draft (e.g. to print its id and
     /// risk while the human reviews it).
     pub on_submitted: Option<OnSubmitted<'a>>,
+    /// Signers the decision must carry (default: one pinned approver). Checked by the gate
+    /// itself, whatever the broker's policy said: a broker that releases an envelope short of
+    /// the quorum gets [`GateError::Quorum`], and nothing is recorded or run.
+    pub quorum: Quorum,
 }
 
 impl std::fmt::Debug for GateOptions<'_> {
@@ -101,6 +105,7 @@ impl std::fmt::Debug for GateOptions<'_> {
                 "on_submitted",
                 &self.on_submitted.as_ref().map(|_| "<callback>"),
             )
+            .field("quorum", &self.quorum)
             .finish()
     }
 }
@@ -125,8 +130,8 @@ impl Approved {
     }
 }
 
-/// Submits `draft`, waits for the decision, verifies it against `trusted` for the agent and
-/// draft id the broker named in its receipt, and records its `jti` in `ledger` before
+/// Submits `draft`, waits for the decision, verifies it against `trusted` (and `opts.quorum`)
+/// for the agent and draft id the broker named in its receipt, and records its `jti` in `ledger` before
 /// returning. The caller executes `Approved::body.action` afterwards, never its own draft.
 ///
 /// Prints nothing; `opts.on_submitted` receives the receipt. The ledger write is a short
@@ -161,7 +166,7 @@ pub async fn run_gated(
         agent: &submitted.agent,
         now: crate::unix_now(),
     };
-    let body = verify_for_execution(&envelope, trusted, ledger, &expect)?;
+    let body = verify_for_execution_with(&envelope, trusted, ledger, &expect, opts.quorum)?;
     Ok(Approved {
         submitted,
         body,

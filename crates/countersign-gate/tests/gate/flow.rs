@@ -55,6 +55,7 @@ async fn approved_decision_is_verified_recorded_and_its_argv_executed() {
             on_submitted: Some(Box::new(move |s| {
                 *seen_in_callback.lock().unwrap() = Some(s.id.clone());
             })),
+            ..GateOptions::default()
         },
     )
     .await

@@ -111,3 +111,25 @@ async fn self_approval_by_a_key_pinned_under_the_agents_name_does_not_count() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn run_gated_with_a_quorum_refuses_a_single_approval_and_records_nothing() {
+    let fx = Fixture::new(|k| approve_all(&k.approver)).await;
+    let e = run_gated(
+        &fx.client,
+        &fixture::shell_draft(&["true"]),
+        &fx.keys.trusted,
+        &fx.ledger,
+        GateOptions {
+            timeout: Some(Duration::from_secs(5)),
+            quorum: two_of(false),
+            ..GateOptions::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(e, GateFailure::Refused(GateError::Quorum(_))),
+        "the broker released one signature; the gate asked for two: {e}"
+    );
+}
