@@ -101,12 +101,18 @@ pub fn open_signer(
     approver: Option<&str>,
 ) -> Result<(Signer, KeyLocation), StartError> {
     let (key, location) = keystore::load_or_create(dir, kind)?;
-    let name = approver
+    let name = approver_name(approver);
+    Ok((Signer { key, name }, location))
+}
+
+/// The approver's display name: `approver` if given and not blank, else `$USER`, else
+/// `approver`.
+pub fn approver_name(approver: Option<&str>) -> String {
+    approver
         .map(str::to_owned)
         .or_else(|| std::env::var("USER").ok())
         .filter(|n| !n.trim().is_empty())
-        .unwrap_or_else(|| "approver".into());
-    Ok((Signer { key, name }, location))
+        .unwrap_or_else(|| "approver".into())
 }
 
 /// Binds the agent API listener, refusing non-loopback addresses.

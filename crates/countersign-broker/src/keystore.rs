@@ -8,6 +8,9 @@
 //!   taken from `COUNTERSIGN_KEY_PASSPHRASE`. The file is written atomically with mode 0600.
 //! - `auto` (default): the keychain, or the file when no keychain is reachable.
 //!
+//! [`rotate`] replaces the key in whichever store holds it (`countersign key rotate`, which
+//! also revokes the old key in a trust file).
+//!
 //! Every failure is an error: no key, no signature, nothing approved (fail closed).
 
 use std::path::{Path, PathBuf};
@@ -75,6 +78,9 @@ pub enum KeyStoreError {
         /// What is wrong.
         message: String,
     },
+    /// `rotate` found no key to replace.
+    #[error("no approver key to rotate in {0}; start the app or run `countersign key export-public` to create one")]
+    NoKey(String),
     /// Reading or writing failed.
     #[error("{path}: {source}")]
     Io {
@@ -147,14 +153,7 @@ fn keyring_entry(data_dir: &Path) -> Result<keyring::Entry, KeyStoreError> {
 fn keyring_load_or_create(data_dir: &Path) -> Result<ApproverKey, KeyStoreError> {
     let entry = keyring_entry(data_dir)?;
     match entry.get_password() {
-        Ok(hex_seed) => {
-            let hex_seed = Zeroizing::new(hex_seed);
-            let mut seed = Zeroizing::new([0u8; 32]);
-            hex::decode_to_slice(hex_seed.as_str(), seed.as_mut()).map_err(|_| {
-                KeyStoreError::Keyring("stored approver key is not 32 bytes of hex".into())
-            })?;
-            Ok(ApproverKey::from_seed(&seed))
-        }
+        Ok(hex_seed) => seed_from_hex(&Zeroizing::new(hex_seed)),
         Err(keyring::Error::NoEntry) => {
             let key = ApproverKey::generate();
             let hex_seed = Zeroizing::new(hex::encode(key.seed().as_ref()));
@@ -193,57 +192,86 @@ fn derive(
 fn file_load_or_create(data_dir: &Path) -> Result<(ApproverKey, KeyLocation), KeyStoreError> {
     let path = data_dir.join(KEY_FILE);
     let pass = passphrase()?;
-    let io = |source| KeyStoreError::Io {
-        path: path.clone(),
-        source,
-    };
-    let format = |message: String| KeyStoreError::Format {
-        path: path.clone(),
-        message,
-    };
     if path.exists() {
-        let bytes = std::fs::read(&path).map_err(io)?;
-        let value =
-            countersign_core::json::parse_strict(&bytes).map_err(|e| format(e.to_string()))?;
-        let file: KeyFile = serde_json::from_value(value).map_err(|e| format(e.to_string()))?;
-        if file.v != 1 || file.kdf != "argon2id" {
-            return Err(format(format!(
-                "unsupported version {} / kdf {}",
-                file.v, file.kdf
-            )));
-        }
-        let salt = B64.decode(&file.salt).map_err(|e| format(e.to_string()))?;
-        let nonce = B64.decode(&file.nonce).map_err(|e| format(e.to_string()))?;
-        let ct = B64
-            .decode(&file.ciphertext)
-            .map_err(|e| format(e.to_string()))?;
-        if nonce.len() != 24 {
-            return Err(format("nonce must be 24 bytes".into()));
-        }
-        let k = derive(&pass, &salt, file.m_kib, file.t, file.p).map_err(format)?;
-        let cipher = XChaCha20Poly1305::new(k.as_ref().into());
-        let plain = Zeroizing::new(
-            cipher
-                .decrypt(XNonce::from_slice(&nonce), ct.as_ref())
-                .map_err(|_| KeyStoreError::Decrypt(path.clone()))?,
-        );
-        let seed: Zeroizing<[u8; 32]> = Zeroizing::new(
-            plain
-                .as_slice()
-                .try_into()
-                .map_err(|_| format("seed must be 32 bytes".into()))?,
-        );
-        let key = ApproverKey::from_seed(&seed);
-        if key.key_id() != file.keyid {
-            return Err(format("keyid does not match the decrypted key".into()));
-        }
-        return Ok((key, KeyLocation::File(path)));
+        return file_load(&path, &pass).map(|k| (k, KeyLocation::File(path)));
     }
     let key = ApproverKey::generate();
+    file_store(&path, &pass, &key)?;
+    Ok((key, KeyLocation::File(path)))
+}
+
+/// Loads the key from the encrypted key file of `data_dir` with an explicit passphrase (no
+/// environment, no keychain, never creates one).
+///
+/// # Errors
+/// [`KeyStoreError::Io`] when there is no file, [`KeyStoreError::Decrypt`] for a wrong
+/// passphrase, [`KeyStoreError::Format`].
+pub fn load_file_with(data_dir: &Path, passphrase: &str) -> Result<ApproverKey, KeyStoreError> {
+    file_load(&data_dir.join(KEY_FILE), passphrase)
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> KeyStoreError + Copy + '_ {
+    move |source| KeyStoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn format_error(path: &Path) -> impl Fn(String) -> KeyStoreError + Copy + '_ {
+    move |message| KeyStoreError::Format {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+/// Decrypts the key file at `path` with `pass`.
+fn file_load(path: &Path, pass: &str) -> Result<ApproverKey, KeyStoreError> {
+    let (io, format) = (io_error(path), format_error(path));
+    let bytes = std::fs::read(path).map_err(io)?;
+    let value = countersign_core::json::parse_strict(&bytes).map_err(|e| format(e.to_string()))?;
+    let file: KeyFile = serde_json::from_value(value).map_err(|e| format(e.to_string()))?;
+    if file.v != 1 || file.kdf != "argon2id" {
+        return Err(format(format!(
+            "unsupported version {} / kdf {}",
+            file.v, file.kdf
+        )));
+    }
+    let salt = B64.decode(&file.salt).map_err(|e| format(e.to_string()))?;
+    let nonce = B64.decode(&file.nonce).map_err(|e| format(e.to_string()))?;
+    let ct = B64
+        .decode(&file.ciphertext)
+        .map_err(|e| format(e.to_string()))?;
+    if nonce.len() != 24 {
+        return Err(format("nonce must be 24 bytes".into()));
+    }
+    let k = derive(pass, &salt, file.m_kib, file.t, file.p).map_err(format)?;
+    let cipher = XChaCha20Poly1305::new(k.as_ref().into());
+    let plain = Zeroizing::new(
+        cipher
+            .decrypt(XNonce::from_slice(&nonce), ct.as_ref())
+            .map_err(|_| KeyStoreError::Decrypt(path.to_path_buf()))?,
+    );
+    let seed: Zeroizing<[u8; 32]> = Zeroizing::new(
+        plain
+            .as_slice()
+            .try_into()
+            .map_err(|_| format("seed must be 32 bytes".into()))?,
+    );
+    let key = ApproverKey::from_seed(&seed);
+    if key.key_id() != file.keyid {
+        return Err(format("keyid does not match the decrypted key".into()));
+    }
+    Ok(key)
+}
+
+/// Encrypts `key` under `pass` into the key file at `path` (atomically, mode 0600), replacing
+/// any key there.
+fn file_store(path: &Path, pass: &str, key: &ApproverKey) -> Result<(), KeyStoreError> {
+    let (io, format) = (io_error(path), format_error(path));
     let salt: [u8; 16] = rand::random();
     let nonce: [u8; 24] = rand::random();
     let (m_kib, t, p) = (64 * 1024, 3, 1);
-    let k = derive(&pass, &salt, m_kib, t, p).map_err(format)?;
+    let k = derive(pass, &salt, m_kib, t, p).map_err(format)?;
     let cipher = XChaCha20Poly1305::new(k.as_ref().into());
     let ct = cipher
         .encrypt(XNonce::from_slice(&nonce), key.seed().as_ref())
@@ -260,28 +288,117 @@ fn file_load_or_create(data_dir: &Path) -> Result<(ApproverKey, KeyLocation), Ke
         keyid: key.key_id(),
     };
     let json = serde_json::to_vec_pretty(&file).map_err(|e| format(e.to_string()))?;
-    write_private_atomically(&path, &json).map_err(io)?;
-    Ok((key, KeyLocation::File(path)))
+    write_atomically(path, &json, 0o600).map_err(io)
 }
 
-/// Writes `bytes` to `path` via a temporary file in the same directory (mode 0600 on Unix),
-/// fsync, then rename, so a crash never leaves a half-written key.
-fn write_private_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` to `path` via a temporary file in the same directory (created with `mode` on
+/// Unix), fsync, then rename, so a crash never leaves a half-written key or trust file: readers
+/// see the old file or the new one.
+///
+/// # Errors
+/// The IO error; the temporary file is removed when the write fails.
+pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let written = write_new(&tmp, bytes, mode).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+fn write_new(tmp: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp-{}", KEY_FILE, std::process::id()));
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
+        opts.mode(mode);
     }
-    let mut f = opts.open(&tmp)?;
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut f = opts.open(tmp)?;
     f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)
+    f.sync_all()
+}
+
+/// A replaced approver key: the key that was in the store and the one now stored instead.
+#[derive(Debug)]
+pub struct Rotated {
+    /// The key replaced; it must be revoked wherever it was pinned.
+    pub old: ApproverKey,
+    /// The fresh key, stored where the old one was.
+    pub new: ApproverKey,
+    /// Where both were kept.
+    pub location: KeyLocation,
+}
+
+/// Replaces the approver key of `data_dir` with a fresh one, in the store that holds it (for
+/// `auto`: the key file if there is one, else the keychain). The old key is not kept anywhere.
+///
+/// # Errors
+/// [`KeyStoreError::NoKey`] when there is no key to rotate; otherwise as [`load_or_create`].
+pub fn rotate(data_dir: &Path, kind: KeyStoreKind) -> Result<Rotated, KeyStoreError> {
+    let path = data_dir.join(KEY_FILE);
+    let use_file = match kind {
+        KeyStoreKind::File => true,
+        KeyStoreKind::Keyring => false,
+        KeyStoreKind::Auto => path.exists(),
+    };
+    if use_file {
+        let pass = passphrase()?;
+        return file_rotate(&path, &pass);
+    }
+    let entry = keyring_entry(data_dir)?;
+    let old = match entry.get_password() {
+        Ok(hex_seed) => seed_from_hex(&Zeroizing::new(hex_seed))?,
+        Err(keyring::Error::NoEntry) => {
+            return Err(KeyStoreError::NoKey(format!(
+                "the OS keychain (for {})",
+                data_dir.display()
+            )))
+        }
+        Err(e) => return Err(KeyStoreError::Keyring(e.to_string())),
+    };
+    let new = ApproverKey::generate();
+    let hex_seed = Zeroizing::new(hex::encode(new.seed().as_ref()));
+    entry
+        .set_password(&hex_seed)
+        .map_err(|e| KeyStoreError::Keyring(e.to_string()))?;
+    Ok(Rotated {
+        old,
+        new,
+        location: KeyLocation::Keyring,
+    })
+}
+
+fn file_rotate(path: &Path, pass: &str) -> Result<Rotated, KeyStoreError> {
+    if !path.exists() {
+        return Err(KeyStoreError::NoKey(path.display().to_string()));
+    }
+    let old = file_load(path, pass)?;
+    let new = ApproverKey::generate();
+    file_store(path, pass, &new)?;
+    Ok(Rotated {
+        old,
+        new,
+        location: KeyLocation::File(path.to_path_buf()),
+    })
+}
+
+fn seed_from_hex(hex_seed: &str) -> Result<ApproverKey, KeyStoreError> {
+    let mut seed = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(hex_seed, seed.as_mut())
+        .map_err(|_| KeyStoreError::Keyring("stored approver key is not 32 bytes of hex".into()))?;
+    Ok(ApproverKey::from_seed(&seed))
 }
 
 #[cfg(test)]
@@ -336,5 +453,39 @@ mod tests {
             "wrong passphrase must fail"
         );
         std::env::remove_var(PASSPHRASE_ENV);
+    }
+
+    #[test]
+    fn rotating_the_file_store_replaces_the_key_and_needs_the_old_passphrase() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(KEY_FILE);
+        let pass = "correct horse battery staple";
+        assert!(
+            matches!(file_rotate(&path, pass), Err(KeyStoreError::NoKey(_))),
+            "nothing to rotate is an error, not a silent new key"
+        );
+        let first = ApproverKey::generate();
+        file_store(&path, pass, &first).unwrap();
+        assert!(
+            matches!(
+                file_rotate(&path, "a different passphrase"),
+                Err(KeyStoreError::Decrypt(_))
+            ),
+            "a wrong passphrase rotates nothing"
+        );
+        assert_eq!(file_load(&path, pass).unwrap().key_id(), first.key_id());
+        let rotated = file_rotate(&path, pass).unwrap();
+        assert_eq!(rotated.old.key_id(), first.key_id());
+        assert_ne!(rotated.new.key_id(), first.key_id());
+        assert_eq!(
+            file_load(&path, pass).unwrap().key_id(),
+            rotated.new.key_id(),
+            "the store now holds the new key"
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file left: {leftovers:?}");
     }
 }

@@ -104,13 +104,82 @@ pub(crate) fn agent_list(state: &StateArgs) -> Result<ExitCode> {
 }
 
 pub(crate) fn export_public(state: &StateArgs, role: &str) -> Result<ExitCode> {
-    if role != "approver" && role != "lead" {
-        bail!("--role must be approver or lead, not `{role}`");
-    }
+    check_role(role)?;
     let dir = host::data_dir(state.data_dir.as_deref())?;
     let (signer, _) = host::open_signer(&dir, state.key_store, state.approver.as_deref())?;
     let entry = signer.key.trusted_key(&signer.name, role);
     println!("{}", serde_json::to_string_pretty(&entry)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_role(role: &str) -> Result<()> {
+    if role != "approver" && role != "lead" {
+        bail!("--role must be approver or lead, not `{role}`");
+    }
+    Ok(())
+}
+
+/// `countersign key rotate`: new key in the same store, old key revoked in `trust`, new entry
+/// printed. The trust file is read and checked before the key changes, so a wrong path or a
+/// broken file rotates nothing.
+pub(crate) fn rotate(
+    state: &StateArgs,
+    trust: &std::path::Path,
+    reason: &str,
+    role: Option<&str>,
+) -> Result<ExitCode> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        bail!("--reason must not be empty: say why the old key is revoked");
+    }
+    if let Some(role) = role {
+        check_role(role)?;
+    }
+    let entries = TrustedKeys::from_json(
+        &std::fs::read(trust)
+            .with_context(|| format!("reading the trust file {}", trust.display()))?,
+    )
+    .with_context(|| format!("trust file {}", trust.display()))?
+    .entries();
+    let dir = host::data_dir(state.data_dir.as_deref())?;
+    let rotated = countersign_broker::keystore::rotate(&dir, state.key_store)?;
+    let pinned = entries.iter().find(|e| e.keyid == rotated.old.key_id());
+    let name = match (state.approver.as_deref(), pinned) {
+        (Some(n), _) => n.to_owned(),
+        (None, Some(e)) => e.approver.clone(),
+        (None, None) => host::approver_name(None),
+    };
+    let role = role
+        .map(str::to_owned)
+        .or_else(|| pinned.map(|e| e.role.clone()))
+        .unwrap_or_else(|| "approver".into());
+    let new_entry = rotated.new.trusted_key(&name, &role);
+    let updated = countersign_core::keys::rotated(
+        entries,
+        rotated.old.trusted_key(&name, &role),
+        new_entry.clone(),
+        countersign_broker::now(),
+        reason,
+    );
+    let json = serde_json::to_vec_pretty(&serde_json::json!({ "keys": updated }))?;
+    if let Err(e) = countersign_broker::keystore::write_atomically(trust, &json, 0o644) {
+        bail!(
+            "the key was rotated (new key {}, stored in {:?}) but {} could not be updated: {e}. Revoke {} there by hand and pin:\n{}",
+            new_entry.keyid,
+            rotated.location,
+            trust.display(),
+            rotated.old.key_id(),
+            serde_json::to_string_pretty(&new_entry)?
+        );
+    }
+    eprintln!(
+        "countersign: key rotated in {:?}: {} is revoked in {} ({reason}); the new key is {}. Copy the trust file to every gate.",
+        rotated.location,
+        rotated.old.key_id(),
+        trust.display(),
+        new_entry.keyid
+    );
+    println!("{}", serde_json::to_string_pretty(&new_entry)?);
     Ok(ExitCode::SUCCESS)
 }
 

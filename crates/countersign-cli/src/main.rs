@@ -5,6 +5,7 @@
 //! - `countersign agent add NAME` / `agent list`: agent identities (token printed once);
 //! - `countersign queue`: the drafts waiting in the data dir (read-only);
 //! - `countersign key export-public`: the approver's public key, the trust file gates pin;
+//!   `key rotate --trust FILE`: a new key, the old one revoked in the trust file;
 //! - `countersign audit verify` / `audit export`: check the audit log's hash chain and signed
 //!   checkpoints (exit 4 when tampered with), or write it as JSON Lines;
 //! - `countersign exec --action draft.json --trust approver.pub -- EXECUTOR…`: submit, wait,
@@ -154,6 +155,24 @@ enum KeyCommand {
         #[arg(long, default_value = "approver")]
         role: String,
     },
+    /// Replace the approver key with a new one (in the keychain or the encrypted file, wherever
+    /// the current key is), revoke the old key in the trust file (atomic rewrite: `revoked_at`
+    /// now, `revoked_reason`), pin the new one there, and print the new trust entry. Gates using
+    /// the file then refuse every envelope the old key signed, old ones included.
+    Rotate {
+        #[command(flatten)]
+        state: StateArgs,
+        /// Trust file to update (must exist; rewritten as {"keys": [...]}).
+        #[arg(long)]
+        trust: PathBuf,
+        /// Why the old key is revoked, recorded in the trust file.
+        #[arg(long, default_value = "rotated")]
+        reason: String,
+        /// Role of the new key: approver or lead (default: the old key's role in the file,
+        /// else approver).
+        #[arg(long)]
+        role: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -211,6 +230,15 @@ fn main() -> ExitCode {
         Command::Key {
             command: KeyCommand::ExportPublic { state, role },
         } => host_cmd::export_public(&state, &role),
+        Command::Key {
+            command:
+                KeyCommand::Rotate {
+                    state,
+                    trust,
+                    reason,
+                    role,
+                },
+        } => host_cmd::rotate(&state, &trust, &reason, role.as_deref()),
         Command::Audit {
             command: AuditCommand::Verify { state, trust, from },
         } => host_cmd::audit_verify(&state, trust.as_deref(), from.as_deref()),

@@ -71,6 +71,7 @@ impl ApproverKey {
             approver: approver.into(),
             role: role.into(),
             revoked_at: None,
+            revoked_reason: None,
         }
     }
 }
@@ -100,6 +101,21 @@ pub struct TrustedKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "number")]
     pub revoked_at: Option<i64>,
+    /// Why the key was revoked (`countersign key rotate --reason`, e.g. "rotated", "laptop
+    /// lost"); only with `revoked_at`. Informational: revocation is `revoked_at` alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub revoked_reason: Option<String>,
+}
+
+impl TrustedKey {
+    /// Marks this key revoked at `at` (Unix seconds) for `reason`. Its signatures then count
+    /// zero at every gate pinning the trust file, including signatures made before `at`: a
+    /// rotation or a loss means nobody can say which old signatures were genuine.
+    pub fn revoke(&mut self, at: i64, reason: &str) {
+        self.revoked_at = Some(at);
+        self.revoked_reason = Some(reason.to_owned());
+    }
 }
 
 /// Why a trust file was refused.
@@ -162,6 +178,11 @@ impl TrustedKeys {
         let mut keys = Vec::with_capacity(list.len());
         for (index, k) in list.into_iter().enumerate() {
             let err = |message: String| TrustError::Key { index, message };
+            if k.revoked_reason.is_some() && k.revoked_at.is_none() {
+                return Err(err(
+                    "revoked_reason without revoked_at: is this key revoked or not?".into(),
+                ));
+            }
             if k.alg != "ed25519" {
                 return Err(err(format!("unsupported alg `{}`; only ed25519", k.alg)));
             }
@@ -198,8 +219,118 @@ impl TrustedKeys {
         self.iter().filter(|(k, _)| k.revoked_at.is_none())
     }
 
+    /// The entries as listed in the trust file (revoked ones included).
+    pub fn entries(&self) -> Vec<TrustedKey> {
+        self.keys.iter().map(|(k, _)| k.clone()).collect()
+    }
+
     /// The first pinned entry with this key id.
     pub fn get(&self, keyid: &str) -> Option<&TrustedKey> {
         self.keys.iter().map(|(k, _)| k).find(|k| k.keyid == keyid)
+    }
+}
+
+/// A trust list after a key rotation: every entry of `old` (by key id) not yet revoked is
+/// revoked at `at` (Unix seconds) for `reason`, `old` is appended as revoked if the list did
+/// not pin it (so a gate using this file refuses it for sure), and `new` is appended unless
+/// its key id is already listed. Other entries are kept as they are, in order.
+pub fn rotated(
+    mut entries: Vec<TrustedKey>,
+    old: TrustedKey,
+    new: TrustedKey,
+    at: i64,
+    reason: &str,
+) -> Vec<TrustedKey> {
+    let mut found = false;
+    for e in entries.iter_mut().filter(|e| e.keyid == old.keyid) {
+        found = true;
+        if e.revoked_at.is_none() {
+            e.revoke(at, reason);
+        }
+    }
+    if !found {
+        let mut old = old;
+        old.revoke(at, reason);
+        entries.push(old);
+    }
+    if !entries.iter().any(|e| e.keyid == new.keyid) {
+        entries.push(new);
+    }
+    entries
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn key(seed: u8) -> ApproverKey {
+        ApproverKey::from_seed(&Zeroizing::new([seed; 32]))
+    }
+
+    #[test]
+    fn a_rotation_revokes_the_old_key_keeps_others_and_pins_the_new_one() {
+        let (old, new, other) = (key(1), key(2), key(3));
+        let list = vec![
+            other.trusted_key("bob", "lead"),
+            old.trusted_key("ana", "approver"),
+        ];
+        let out = rotated(
+            list,
+            old.trusted_key("ana", "approver"),
+            new.trusted_key("ana", "approver"),
+            1_790_000_000,
+            "laptop lost",
+        );
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[0], other.trusted_key("bob", "lead"), "others untouched");
+        assert_eq!(out[1].revoked_at, Some(1_790_000_000));
+        assert_eq!(out[1].revoked_reason.as_deref(), Some("laptop lost"));
+        assert_eq!(out[2], new.trusted_key("ana", "approver"));
+        let trusted = TrustedKeys::from_keys(out).unwrap();
+        let live: Vec<_> = trusted.live().map(|(k, _)| k.keyid.clone()).collect();
+        assert_eq!(
+            live,
+            vec![other.key_id(), new.key_id()],
+            "the old key is not live"
+        );
+    }
+
+    #[test]
+    fn a_rotation_pins_an_unlisted_old_key_as_revoked_and_keeps_an_earlier_revocation() {
+        let (old, new) = (key(1), key(2));
+        let out = rotated(
+            vec![new.trusted_key("ana", "approver")],
+            old.trusted_key("ana", "approver"),
+            new.trusted_key("ana", "approver"),
+            5,
+            "rotated",
+        );
+        assert_eq!(out.len(), 2, "the new key is not listed twice");
+        assert_eq!(out[1].keyid, old.key_id());
+        assert_eq!(out[1].revoked_at, Some(5));
+        let again = rotated(
+            out,
+            old.trusted_key("ana", "approver"),
+            new.trusted_key("ana", "approver"),
+            9,
+            "x",
+        );
+        assert_eq!(
+            again[1].revoked_at,
+            Some(5),
+            "the first revocation time stands"
+        );
+    }
+
+    #[test]
+    fn a_reason_without_a_revocation_time_is_refused() {
+        let mut k = key(1).trusted_key("ana", "approver");
+        k.revoked_reason = Some("rotated".into());
+        let e = TrustedKeys::from_keys(vec![k]).unwrap_err();
+        assert!(
+            e.to_string().contains("revoked_reason without revoked_at"),
+            "{e}"
+        );
     }
 }

@@ -28,4 +28,9 @@ role: string,
  * Set when the key was revoked (Unix seconds; after a rotation or a loss): its signatures
  * then count zero, whenever they were made. Absent for a live key.
  */
-revoked_at?: number, };
+revoked_at?: number, 
+/**
+ * Why the key was revoked (`countersign key rotate --reason`, e.g. "rotated", "laptop
+ * lost"); only with `revoked_at`. Informational: revocation is `revoked_at` alone.
+ */
+revoked_reason?: string, };

@@ -178,13 +178,15 @@ def _b64(text: Any) -> bytes:
 @dataclass(frozen=True)
 class TrustedKey:
     """One pinned key, as ``countersign key export-public`` prints it. A key with
-    ``revoked_at`` (Unix seconds) is revoked: its signatures count zero."""
+    ``revoked_at`` (Unix seconds) is revoked: its signatures count zero, whenever they were
+    made; ``revoked_reason`` (only with ``revoked_at``) says why."""
 
     keyid: str
     public_key: bytes
     approver: str
     role: str
     revoked_at: Optional[int] = None
+    revoked_reason: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -233,13 +235,22 @@ class TrustedKeys:
         def fail(message: str) -> TrustError:
             return TrustError(f"trusted key #{index}: {message}")
 
-        if not isinstance(entry, dict) or not cls._FIELDS <= set(entry) <= cls._FIELDS | {"revoked_at"}:
-            raise fail(f"must have exactly the fields {sorted(cls._FIELDS)} (and optionally revoked_at)")
+        optional = {"revoked_at", "revoked_reason"}
+        if not isinstance(entry, dict) or not cls._FIELDS <= set(entry) <= cls._FIELDS | optional:
+            raise fail(
+                f"must have exactly the fields {sorted(cls._FIELDS)} "
+                "(and optionally revoked_at, revoked_reason)"
+            )
         if not all(isinstance(entry[f], str) for f in cls._FIELDS):
             raise fail("every field is a string")
         revoked_at = entry.get("revoked_at")
         if revoked_at is not None and not _is_int(revoked_at):
             raise fail("revoked_at is Unix seconds")
+        revoked_reason = entry.get("revoked_reason")
+        if revoked_reason is not None and not isinstance(revoked_reason, str):
+            raise fail("revoked_reason is a string")
+        if revoked_reason is not None and revoked_at is None:
+            raise fail("revoked_reason without revoked_at: is this key revoked or not?")
         if entry["alg"] != "ed25519":
             raise fail(f"unsupported alg `{entry['alg']}`; only ed25519")
         try:
@@ -255,7 +266,9 @@ class TrustedKeys:
             raise fail("public_key is a weak (small-order) point")
         if key_id(public) != entry["keyid"]:
             raise fail(f"keyid {entry['keyid']} does not match public_key")
-        return TrustedKey(entry["keyid"], public, entry["approver"], entry["role"], revoked_at)
+        return TrustedKey(
+            entry["keyid"], public, entry["approver"], entry["role"], revoked_at, revoked_reason
+        )
 
     def verify_strict(self, index: int, message: bytes, signature: bytes) -> bool:
         """Ed25519 with ed25519-dalek's ``verify_strict`` rules: canonical ``S`` (< ℓ), and

@@ -7,6 +7,8 @@ mod gate_policy;
 mod hook;
 mod mcp;
 mod policy;
+mod quorum;
+mod rotate;
 mod score;
 #[cfg(unix)]
 mod transport;
@@ -87,9 +89,15 @@ impl World {
 
     /// Starts `countersign exec` on a draft, with extra args after `--`.
     fn exec(&self, draft: &Path, executor: &[&str]) -> std::process::Child {
+        self.exec_with(draft, &[], executor)
+    }
+
+    /// Starts `countersign exec` on a draft with extra options (`flags`), and `executor` after `--`.
+    fn exec_with(&self, draft: &Path, flags: &[&str], executor: &[&str]) -> std::process::Child {
         Command::new(env!("CARGO_BIN_EXE_countersign"))
             .args(["exec", "--action"])
             .arg(draft)
+            .args(flags)
             .arg("--trust")
             .arg(self.path("trust.json"))
             .args(["--api", &self.base, "--timeout", "30", "--state-dir"])
