@@ -5,7 +5,6 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { remote } from "webdriverio";
 import { execFileSync } from "node:child_process";
 import {
   apiGet,
@@ -17,6 +16,7 @@ import {
   exitWithin,
   parseNotifyCalls,
   sleep,
+  startApp,
   startGate,
   stripAnsi,
 } from "./lib.mjs";
@@ -105,31 +105,9 @@ describe("Countersign desktop app, end to end", () => {
     token = (await cli(["agent", "add", AGENT, "--token-only", "--data-dir", cfg.dataDir])).trim();
     assert.match(token, /^cs_[A-Za-z0-9_-]{43}$/, "agent add --token-only prints just the token");
 
-    // The real window. App configuration comes from the environment run.sh exported.
-    browser = await remote({
-      hostname: "127.0.0.1",
-      port: cfg.driverPort,
-      logLevel: "warn",
-      connectionRetryTimeout: 60_000,
-      connectionRetryCount: 0,
-      capabilities: {
-        "wdio:enforceWebDriverClassic": true,
-        "tauri:options": { application: cfg.appBin },
-      },
-    }).catch((e) => {
-      throw new Error(
-        `no WebDriver session with the app (${e.message}). WebKitWebDriver waits forever when the app ` +
-          `exits early (see the app's own error in ${path.basename(cfg.appLog)}) or when the app never ` +
-          `connects back to WebKitWebDriver's inspector server (WEBKIT_INSPECTOR_SERVER must reach the ` +
-          `webview).`,
-      );
-    });
-
-    // The embedded agent API answers once the app is up.
-    await eventually(async () => (await apiGet("/v1/health")).status === 200, {
-      timeout: 60_000,
-      what: `GET ${cfg.api}/v1/health`,
-    });
+    // The real window. App configuration comes from the environment run.sh exported; the
+    // embedded agent API answers once the app is up.
+    browser = await startApp();
     const health = JSON.parse((await apiGet("/v1/health")).body);
     assert.equal(health.ok, true);
 

@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
+import { remote } from "webdriverio";
 
 function required(name) {
   const v = process.env[name];
@@ -196,4 +197,36 @@ export function parseNotifyCalls(text) {
     const strings = [...raw.matchAll(/^\s+string "((?:[^"\\]|\\.)*)"/gm)].map((m) => m[1]);
     return { app: strings[0], icon: strings[1], summary: strings[2], body: strings[3], raw };
   });
+}
+
+/**
+ * Starts the real app through tauri-driver and returns the WebDriver session. Each test file
+ * starts its own (run one after another: they share the data dir and the API port); end it
+ * with `browser.deleteSession()`, which closes the app. Resolves once the embedded agent API
+ * answers `GET /v1/health`.
+ */
+export async function startApp() {
+  const browser = await remote({
+    hostname: "127.0.0.1",
+    port: cfg.driverPort,
+    logLevel: "warn",
+    connectionRetryTimeout: 60_000,
+    connectionRetryCount: 0,
+    capabilities: {
+      "wdio:enforceWebDriverClassic": true,
+      "tauri:options": { application: cfg.appBin },
+    },
+  }).catch((e) => {
+    throw new Error(
+      `no WebDriver session with the app (${e.message}). WebKitWebDriver waits forever when the app ` +
+        `exits early (see the app's own error in ${path.basename(cfg.appLog)}) or when the app never ` +
+        `connects back to WebKitWebDriver's inspector server (WEBKIT_INSPECTOR_SERVER must reach the ` +
+        `webview).`,
+    );
+  });
+  await eventually(async () => (await apiGet("/v1/health")).status === 200, {
+    timeout: 60_000,
+    what: `GET ${cfg.api}/v1/health`,
+  });
+  return browser;
 }
