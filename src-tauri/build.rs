@@ -13,6 +13,9 @@ fn main() {
         "reject",
         "add_agent",
         "app_info",
+        "policy_view",
+        "preview_policy",
+        "sign_policy",
     ];
     if let Err(e) = tauri_build::try_build(
         tauri_build::Attributes::new()

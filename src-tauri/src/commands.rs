@@ -6,6 +6,7 @@ use countersign_core::api::{
     ActionDetail, ActionSummary, ApiError, AppInfo, BatchDraft, BatchResult, DecisionInfo,
     EditPreview, ErrorCode, HistoryEntry, NewAgent,
 };
+use countersign_core::policy_view::{PolicyPreview, PolicyView, DEFAULT_PREVIEW_DRAFTS};
 use countersign_core::Action;
 use tauri::{State, WebviewWindow};
 
@@ -176,4 +177,42 @@ pub async fn app_info(
         data_dir: state.data_dir.display().to_string(),
         version: env!("CARGO_PKG_VERSION").into(),
     })
+}
+
+/// The policy in force, the last refusal, and whether this approver may edit it. Everyone can
+/// read it; [`sign_policy`] re-checks the lead key.
+#[tauri::command]
+pub async fn policy_view(
+    window: WebviewWindow,
+    state: State<'_, AppState>,
+) -> Result<PolicyView, ApiError> {
+    main_window_only(&window)?;
+    blocking(&state.broker, |b| Ok(b.policy_view())).await
+}
+
+/// "What would change": the last `limit` drafts (default 200) rescored under the edited policy
+/// `text`, computed here from the store (the window's own figures are never trusted).
+#[tauri::command]
+pub async fn preview_policy(
+    window: WebviewWindow,
+    state: State<'_, AppState>,
+    text: String,
+    limit: Option<u32>,
+) -> Result<PolicyPreview, ApiError> {
+    main_window_only(&window)?;
+    let limit = limit.unwrap_or(DEFAULT_PREVIEW_DRAFTS);
+    blocking(&state.broker, move |b| b.preview_policy(&text, limit)).await
+}
+
+/// Signs the edited policy `text` with the local key (which must be a pinned lead key), writes
+/// it and its signature atomically, and puts it in force through the same reload as a file
+/// change. Returns the new view.
+#[tauri::command]
+pub async fn sign_policy(
+    window: WebviewWindow,
+    state: State<'_, AppState>,
+    text: String,
+) -> Result<PolicyView, ApiError> {
+    main_window_only(&window)?;
+    blocking(&state.broker, move |b| b.sign_and_apply_policy(&text)).await
 }

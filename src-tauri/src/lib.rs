@@ -59,6 +59,8 @@ pub struct AppState {
     pub api_url: String,
     /// Data dir.
     pub data_dir: PathBuf,
+    /// Reloads the policy when its files change (kept alive with the app).
+    pub _policy_watcher: Option<countersign_broker::policy_watch::PolicyWatcher>,
 }
 
 /// Webview debugging and automation switches from the environment would let another process
@@ -114,16 +116,16 @@ fn start(args: AppArgs) -> anyhow::Result<()> {
     let (signer, location) =
         host::open_signer(&data_dir, args.key_store, args.approver.as_deref())?;
     tracing::info!(data_dir = %data_dir.display(), key = ?location, "starting");
-    let policy = countersign_broker::policy::load_policy_files(
-        &store,
-        &countersign_broker::policy::PolicyFiles {
-            policy: args.policy.clone(),
-            signature: args.policy_signature.clone(),
-            lead_trust: args.lead_trust.clone(),
-        },
-        countersign_broker::now(),
-    )
-    .map_err(anyhow::Error::msg)?;
+    let policy_files = countersign_broker::policy::PolicyFiles {
+        policy: args.policy.clone(),
+        signature: args.policy_signature.clone(),
+        lead_trust: args.lead_trust.clone(),
+    };
+    // A refused policy file keeps the last good policy (shown in a banner); with none to keep,
+    // the app does not start.
+    let start_policy =
+        countersign_broker::policy::start_policy(&store, &policy_files, countersign_broker::now())
+            .map_err(anyhow::Error::msg)?;
 
     let listener = tauri::async_runtime::block_on(async {
         let l = host::bind(args.listen).await?;
@@ -138,10 +140,14 @@ fn start(args: AppArgs) -> anyhow::Result<()> {
         signer,
         notifier.clone(),
         BrokerConfig {
-            policy,
+            policy: start_policy.policy,
+            policy_files: Some(policy_files),
+            policy_refusal: start_policy.refusal,
             ..BrokerConfig::default()
         },
     );
+    let mut policy_watcher =
+        countersign_broker::policy_watch::watch_policy(&broker).map_err(anyhow::Error::msg)?;
 
     let app = tauri::Builder::default()
         .invoke_handler(tauri::generate_handler![
@@ -155,6 +161,9 @@ fn start(args: AppArgs) -> anyhow::Result<()> {
             commands::reject,
             commands::add_agent,
             commands::app_info,
+            commands::policy_view,
+            commands::preview_policy,
+            commands::sign_policy,
         ])
         .setup({
             let broker = broker.clone();
@@ -166,6 +175,7 @@ fn start(args: AppArgs) -> anyhow::Result<()> {
                     broker: broker.clone(),
                     api_url: api_url.clone(),
                     data_dir: data_dir.clone(),
+                    _policy_watcher: policy_watcher.take(),
                 });
                 let api_broker = broker.clone();
                 tauri::async_runtime::spawn(async move {

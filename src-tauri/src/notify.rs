@@ -223,6 +223,15 @@ impl Notifier for DesktopNotifier {
             }
         }
     }
+
+    fn policy_changed(&self) {
+        // No payload: the window asks `policy_view` for what is in force now.
+        if let Some(app) = self.app.get() {
+            if let Err(e) = app.emit("policy-changed", ()) {
+                tracing::warn!("policy-changed event not delivered: {e}");
+            }
+        }
+    }
 }
 
 /// Creates the tray icon with "Open" and "Quit".

@@ -7,6 +7,7 @@
 //! - [`Broker::wait_decision`]: the long-poll behind `GET /v1/actions/{id}/decision`;
 //! - [`http::router`]: the agent API (there is no approve route);
 //! - [`policy::load_policy`]: the lead-signed policy (thresholds, domains), rollback refused;
+//!   [`Broker::reload_policy`] and [`policy_watch`] reload it when its files change;
 //! - [`keystore`]: the approver key in the OS keychain or a passphrase-encrypted file.
 //!
 //! The broker knows no window: the desktop shell passes a [`Notifier`]; `countersign serve`
@@ -17,6 +18,7 @@ pub mod http;
 pub mod keystore;
 pub mod openapi;
 pub mod policy;
+pub mod policy_watch;
 mod usecases;
 mod webhook;
 

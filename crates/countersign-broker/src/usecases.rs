@@ -20,6 +20,8 @@ use countersign_store::{ActionRow, AgentRow, NewAction, NewDecision, Store, Stor
 use tokio::sync::broadcast;
 
 use crate::now;
+use crate::policy::{PolicyFiles, PolicyState};
+use countersign_core::policy_view::PolicyRefusal;
 
 mod batch;
 
@@ -41,9 +43,15 @@ pub struct BrokerConfig {
     pub webhook_attempts: u32,
     /// First webhook backoff.
     pub webhook_backoff: Duration,
-    /// The verified lead-signed policy in force ([`crate::policy::load_policy`]); `None`: every
-    /// draft waits for one approver and scoring knows no organisation domains.
+    /// The verified lead-signed policy in force at start ([`crate::policy::start_policy`]);
+    /// `None`: every draft waits for one approver and scoring knows no organisation domains.
+    /// [`Broker::reload_policy`] replaces it at run time.
     pub policy: Option<Arc<LoadedPolicy>>,
+    /// Where the policy comes from, for reloads, the policy view and signing an edit; `None`
+    /// when no policy is configured.
+    pub policy_files: Option<PolicyFiles>,
+    /// A policy refused at start (the last good one stayed in force), shown in the window.
+    pub policy_refusal: Option<PolicyRefusal>,
 }
 
 impl Default for BrokerConfig {
@@ -55,6 +63,8 @@ impl Default for BrokerConfig {
             webhook_attempts: 5,
             webhook_backoff: Duration::from_millis(500),
             policy: None,
+            policy_files: None,
+            policy_refusal: None,
         }
     }
 }
@@ -92,6 +102,8 @@ pub trait Notifier: Send + Sync {
     fn draft_pending(&self, notice: &PendingNotice);
     /// The queue changed (submitted, decided, expired).
     fn queue_changed(&self, event: &QueueEvent);
+    /// A policy was loaded or refused ([`Broker::policy_view`] says what is in force now).
+    fn policy_changed(&self) {}
 }
 
 /// A notifier that only logs (headless `countersign serve`, tests).
@@ -131,6 +143,9 @@ pub enum BrokerError {
     /// Past its expiry.
     #[error("draft {0} expired before it was decided")]
     Expired(String),
+    /// The approver may not do this (e.g. sign a policy without a lead key).
+    #[error("{0}")]
+    Forbidden(String),
     /// Too many pending drafts for this agent.
     #[error("agent `{agent}` already has {max} pending drafts; wait for decisions")]
     TooManyPending {
@@ -151,6 +166,7 @@ impl From<&BrokerError> for ApiError {
             BrokerError::NotFound(_) => ErrorCode::NotFound,
             BrokerError::Conflict(_) => ErrorCode::Conflict,
             BrokerError::Expired(_) => ErrorCode::Expired,
+            BrokerError::Forbidden(_) => ErrorCode::Forbidden,
             BrokerError::TooManyPending { .. } => ErrorCode::RateLimited,
             BrokerError::Store(StoreError::AgentExists(_)) => ErrorCode::Conflict,
             BrokerError::Store(_) => ErrorCode::Internal,
@@ -165,19 +181,20 @@ impl From<BrokerError> for ApiError {
     }
 }
 
-struct Inner {
-    store: Arc<Store>,
-    signer: Signer,
-    notifier: Arc<dyn Notifier>,
+pub(crate) struct Inner {
+    pub(crate) store: Arc<Store>,
+    pub(crate) signer: Signer,
+    pub(crate) notifier: Arc<dyn Notifier>,
     events: broadcast::Sender<QueueEvent>,
     http: reqwest::Client,
-    config: BrokerConfig,
+    pub(crate) config: BrokerConfig,
+    pub(crate) policy: PolicyState,
 }
 
 /// The broker. Cheap to clone (shared state).
 #[derive(Clone)]
 pub struct Broker {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 /// What a decision signs: the action, its digest and its risk.
@@ -271,6 +288,7 @@ impl Broker {
         config: BrokerConfig,
     ) -> Broker {
         let (events, _) = broadcast::channel(1024);
+        let policy = PolicyState::new(config.policy.clone(), config.policy_refusal.clone());
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
@@ -284,6 +302,7 @@ impl Broker {
                 events,
                 http,
                 config,
+                policy,
             }),
         }
     }
@@ -363,7 +382,8 @@ impl Broker {
     pub fn submit_draft(&self, agent: &AgentRow, draft: &Draft) -> Result<Submitted, BrokerError> {
         let action = draft.action();
         let digest = action_digest(&action).to_string();
-        let policy = self.inner.config.policy.as_deref();
+        let policy = self.policy();
+        let policy = policy.as_deref();
         let mut ctx = policy.map(|p| p.policy.risk_context()).unwrap_or_default();
         // Novelty and bursts need the agent's history; without it the other detectors still run.
         let counterparts = risk::novelty::counterparts(&action);
@@ -605,10 +625,7 @@ impl Broker {
     /// out: the store now holds the draft itself, which would make its own target look familiar.
     fn score(&self, action: &Action) -> Risk {
         let ctx = self
-            .inner
-            .config
-            .policy
-            .as_deref()
+            .policy()
             .map(|p| p.policy.risk_context())
             .unwrap_or_default();
         risk::score_with(action, &ctx)
@@ -617,7 +634,7 @@ impl Broker {
     /// Refuses an approval the policy does not allow this approver: a `lead_required` draft
     /// needs a key pinned as `lead`; a `blocked` one nobody may approve.
     fn check_may_approve(&self, row: &ActionRow) -> Result<(), BrokerError> {
-        let Some(p) = self.inner.config.policy.as_deref() else {
+        let Some(p) = self.policy() else {
             return Ok(());
         };
         match p.policy.requirement(&row.agent, row.action.kind, row.risk.score) {
@@ -740,7 +757,7 @@ impl Broker {
                 score: signed.risk.score,
                 level: signed.risk.level,
             },
-            policy_sha256: self.inner.config.policy.as_ref().map(|p| p.sha256.clone()),
+            policy_sha256: self.policy().map(|p| p.sha256.clone()),
             iat: t,
             exp: t + DECISION_LIFETIME_S,
             jti: uuid::Uuid::new_v4().to_string(),

@@ -19,15 +19,16 @@ pub(crate) fn serve(
 ) -> Result<ExitCode> {
     let dir = host::data_dir(state.data_dir.as_deref())?;
     let store = host::open_store(&dir)?;
-    let policy = countersign_broker::policy::load_policy_files(
-        &store,
-        &policy.files(),
-        countersign_broker::now(),
-    )
-    .map_err(anyhow::Error::msg)?;
-    if let Some(p) = &policy {
+    let policy_files = policy.files();
+    let start =
+        countersign_broker::policy::start_policy(&store, &policy_files, countersign_broker::now())
+            .map_err(anyhow::Error::msg)?;
+    if let Some(r) = &start.refusal {
+        eprintln!("countersign: {}; keeping the last good policy", r.message);
+    }
+    if let Some(p) = &start.policy {
         eprintln!(
-            "countersign: policy serial {} ({}) in force",
+            "countersign: policy serial {} ({}) in force; watching its files for changes",
             p.policy.serial, p.sha256
         );
     }
@@ -38,10 +39,14 @@ pub(crate) fn serve(
             store,
             signer,
             BrokerConfig {
-                policy,
+                policy: start.policy,
+                policy_files: Some(policy_files),
+                policy_refusal: start.refusal,
                 ..BrokerConfig::default()
             },
         );
+        let _watcher =
+            countersign_broker::policy_watch::watch_policy(&broker).map_err(anyhow::Error::msg)?;
         let listener = host::bind(listen).await?;
         let bound = listener.local_addr()?;
         let (name, keyid) = broker.approver();

@@ -10,6 +10,7 @@
 //! - [`diff`], [`review`], [`risk`]: what the reviewer sees (change, impact, score);
 //! - [`dsse`], [`decision`], [`keys`]: the signed decision in a DSSE envelope (Ed25519);
 //! - [`policy`]: the lead-signed policy (domains, sensitive patterns, score thresholds);
+//! - [`policy_view`]: the app's policy view and the "what would change" preview of an edit;
 //! - [`text`]: hidden characters (bidi, zero-width, control);
 //! - [`crash`]: crash points for the crash-safety tests (no-ops unless built with `crash-points`).
 
@@ -23,6 +24,7 @@ pub mod dsse;
 pub mod json;
 pub mod keys;
 pub mod policy;
+pub mod policy_view;
 pub mod review;
 pub mod risk;
 pub mod text;

@@ -117,6 +117,7 @@ impl Thresholds {
 pub struct Policy {
     /// Increases with every change; a policy with a lower serial than the one in force is
     /// refused (no rollback).
+    #[ts(type = "number")]
     pub serial: u64,
     /// The organisation's domains.
     #[serde(default)]
@@ -173,9 +174,13 @@ impl Policy {
             let line = e.span().map_or(1, |s| {
                 text[..s.start.min(text.len())].matches('\n').count() + 1
             });
+            let message = e.message().trim();
             PolicyError::Syntax {
                 line,
-                message: e.message().trim().to_owned(),
+                message: match field_at(text, line) {
+                    Some(field) if !message.contains(&field) => format!("{field}: {message}"),
+                    _ => message.to_owned(),
+                },
             }
         })?;
         for kind in policy.kinds.keys() {
@@ -251,6 +256,30 @@ impl Policy {
     }
 }
 
+/// The field a TOML error on 1-based `line` concerns, e.g. `[thresholds] lead_required_from`:
+/// the key on that line, under the last table header above it. toml's own message names the
+/// field only for some errors (not for a wrong type), and the operator needs to know which.
+fn field_at(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let here = lines.get(line.checked_sub(1)?)?.trim();
+    let key = here
+        .split_once('=')
+        .map(|(k, _)| k.trim())
+        .filter(|k| !k.is_empty() && !k.starts_with('#'));
+    let table = lines[..line - 1]
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with('['))
+        .map(|l| l.split('#').next().unwrap_or(l).trim());
+    match (table, key) {
+        (Some(t), Some(k)) => Some(format!("{t} {k}")),
+        (None, Some(k)) => Some(k.to_owned()),
+        (_, None) if here.starts_with('[') => Some(here.to_owned()),
+        _ => None,
+    }
+}
+
 /// A policy whose signature verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadedPolicy {
@@ -258,8 +287,12 @@ pub struct LoadedPolicy {
     pub policy: Policy,
     /// `sha256:` + hex of the file's exact bytes; recorded in every decision.
     pub sha256: String,
+    /// The policy file as signed (UTF-8), shown in the app's policy view.
+    pub text: String,
     /// The pinned lead keys that signed it.
     pub signers: Vec<KeyId>,
+    /// Who holds those keys (`approver` of each signer's trust entry), in the same order.
+    pub signer_names: Vec<String>,
     /// Every key pinned with role `lead` (approvals of `lead_required` drafts need one).
     pub lead_keys: Vec<KeyId>,
 }
@@ -309,10 +342,22 @@ impl LoadedPolicy {
         }
         let text = std::str::from_utf8(policy_bytes)
             .map_err(|_| PolicyError::Invalid("not UTF-8".into()))?;
+        let signer_names = verified
+            .signers
+            .iter()
+            .map(|id| {
+                leads
+                    .iter()
+                    .find(|(k, _)| &k.keyid == id)
+                    .map_or_else(String::new, |(k, _)| k.approver.clone())
+            })
+            .collect();
         Ok(LoadedPolicy {
             policy: Policy::parse(text)?,
             sha256: sha256_of(policy_bytes),
+            text: text.to_owned(),
             signers: verified.signers,
+            signer_names,
             lead_keys,
         })
     }

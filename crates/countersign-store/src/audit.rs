@@ -24,6 +24,11 @@ pub enum AuditEvent {
     Expired,
     /// A webhook delivery attempt.
     Delivery,
+    /// A lead-signed policy was put in force (detail: serial, sha256, signers, source).
+    PolicyLoaded,
+    /// A policy was refused; the previous one stayed in force (detail: the reason, and the
+    /// offered file's sha256 and serial when they could be read).
+    PolicyRefused,
 }
 
 impl AuditEvent {
@@ -36,6 +41,8 @@ impl AuditEvent {
             AuditEvent::Rejected => "action.rejected",
             AuditEvent::Expired => "action.expired",
             AuditEvent::Delivery => "decision.delivery",
+            AuditEvent::PolicyLoaded => "policy.loaded",
+            AuditEvent::PolicyRefused => "policy.refused",
         }
     }
 }

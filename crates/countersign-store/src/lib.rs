@@ -24,6 +24,7 @@ use rusqlite::Connection;
 pub use agents::{hash_token, new_token, AgentRow};
 pub use audit::{AuditEvent, AuditRow};
 pub use checkpoint::{AuditProblem, AuditReport, Checkpoint, CHECKPOINT_EVERY};
+pub use policy::{AcceptedPolicy, RecordedPolicy};
 pub use records::{ActionRow, DecisionRow, HistoryRow, NewAction, NewDecision};
 
 /// File name of the database inside the data directory.

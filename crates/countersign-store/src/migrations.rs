@@ -87,6 +87,12 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX actions_by_agent_target ON actions(agent_id, target);
     "#,
+    // 5: the bytes and signature of the policy in force, so that a start-up whose policy file
+    // is refused can keep the last good policy instead of running with none.
+    r#"
+    ALTER TABLE policy_state ADD COLUMN policy_bytes BLOB;
+    ALTER TABLE policy_state ADD COLUMN signature_json TEXT;
+    "#,
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> Result<()> {

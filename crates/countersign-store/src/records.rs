@@ -262,6 +262,22 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// The newest `limit` drafts whatever their status, newest first (the policy preview
+    /// rescores them).
+    ///
+    /// # Errors
+    /// SQLite errors or unreadable stored JSON.
+    pub fn recent_actions(&self, limit: u32) -> Result<Vec<ActionRow>> {
+        let conn = self.read();
+        let sql = format!(
+            "SELECT {ACTION_COLUMNS} FROM actions a JOIN agents g ON g.id = a.agent_id \
+             ORDER BY a.created_at DESC, a.rowid DESC LIMIT ?1"
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([limit], action_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
     /// Decided drafts with their decision's approver, reason and time, most recently decided
     /// first (at most `limit`).
     ///

@@ -9,7 +9,7 @@ export type Policy = {
  * Increases with every change; a policy with a lower serial than the one in force is
  * refused (no rollback).
  */
-serial: bigint, 
+serial: number, 
 /**
  * The organisation's domains.
  */

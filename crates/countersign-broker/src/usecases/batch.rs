@@ -80,7 +80,7 @@ impl Broker {
                 RiskLevel::of(score).as_str()
             )));
         }
-        if let Some(p) = self.inner.config.policy.as_deref() {
+        if let Some(p) = self.policy().as_deref() {
             let requirement = p.policy.requirement(&row.agent, row.action.kind, score);
             if !matches!(
                 requirement,

@@ -12,3 +12,4 @@ mod novelty;
 mod openapi;
 mod persistence;
 mod policy;
+mod policy_runtime;

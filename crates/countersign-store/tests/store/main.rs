@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
 mod audit;
+mod policy;
 mod vectors;
 
 use countersign_store::{hash_token, new_token, Store, StoreError};
