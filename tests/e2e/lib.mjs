@@ -64,6 +64,11 @@ export function run(cmd, args, { env = {}, timeout = 60_000, input } = {}) {
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
+    // A child that exits without reading its stdin closes the pipe first: that EPIPE is not a
+    // failure of the command (its exit status says how it went).
+    child.stdin.on("error", (e) => {
+      if (e.code !== "EPIPE") reject(e);
+    });
     child.stdin.end(input ?? "");
   });
 }

@@ -13,6 +13,7 @@
 #   E2E_DRIVER_PORT       tauri-driver    (default: a free port; a given port must be free)
 #   E2E_TIMEOUT           hard limit on the whole run, seconds (default: 600)
 #   E2E_KEEP_WORK=1       keep the temporary work dir (it is copied to artifacts anyway)
+#   E2E_TESTS             test files to run, relative to tests/e2e (default: ./*.test.mjs)
 #
 # It starts ONE `xvfb-run … dbus-run-session` holding: dunst (notification server), dbus-monitor
 # recording Notify calls, and tauri-driver (which spawns WebKitWebDriver, which spawns the app).
