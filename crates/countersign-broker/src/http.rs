@@ -5,7 +5,11 @@
 //! (DNS rebinding); any request with `Origin` or a `Sec-Fetch-*` header refused (browsers);
 //! `Content-Type: application/json` required on POST; body size limit; bearer tokens looked up
 //! by hash; a token bucket per agent ([`ApiConfig::burst`], [`ApiConfig::per_second`]: one
-//! agent's flood gets 429 while the others go on); a deadline on every request
+//! agent's flood gets 429 while the others go on); requests without a valid token limited by
+//! a global bucket and one per source address ([`ApiConfig::unauthenticated_burst`],
+//! [`ApiConfig::per_source_burst`]: a flood of bad tokens gets 429 without reaching the
+//! database, while tokens that authenticated before are never held by those buckets); a
+//! deadline on every request
 //! ([`ApiConfig::request_timeout`], 408: a client that trickles its body cannot hold a worker);
 //! every error is `{code, message}`. [`serve_unix`] offers the same API on a Unix domain socket
 //! (mode 0600, connections from other users refused).
@@ -13,11 +17,11 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -29,6 +33,7 @@ use countersign_core::api::{
 };
 use countersign_store::AgentRow;
 
+use crate::limits::{Limited, RateLimiter, Unauthenticated};
 use crate::{Broker, BrokerError};
 
 /// Limits of the agent API (the body size and pending cap are in [`crate::BrokerConfig`]).
@@ -42,6 +47,17 @@ pub struct ApiConfig {
     /// Longest a request may take, reading its body included (default 10 s); a long poll gets
     /// its `wait` on top.
     pub request_timeout: Duration,
+    /// Requests without a valid token (missing, or unknown to the store) the whole API answers
+    /// with 401 in a burst, from all sources together (default 64); past it, such requests get
+    /// 429 without a database lookup. A token that authenticated before skips this check.
+    pub unauthenticated_burst: u32,
+    /// Refill rate of that global bucket, per second (default 16).
+    pub unauthenticated_per_second: f64,
+    /// The same limit per source (the peer's IP address; all Unix socket clients are one
+    /// source), so one source's flood leaves other sources their share (default 32).
+    pub per_source_burst: u32,
+    /// Refill rate of each source's bucket, per second (default 8).
+    pub per_source_per_second: f64,
 }
 
 impl Default for ApiConfig {
@@ -50,32 +66,10 @@ impl Default for ApiConfig {
             burst: 256,
             per_second: 64.0,
             request_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-/// Token buckets, one per authenticated agent (so the map grows with agents, not requests).
-#[derive(Debug, Default)]
-struct RateLimiter {
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
-}
-
-impl RateLimiter {
-    /// Takes one token from `agent`'s bucket; `Err` with the wait until the next one.
-    fn take(&self, agent: &str, config: &ApiConfig) -> Result<(), Duration> {
-        let now = Instant::now();
-        let burst = f64::from(config.burst.max(1));
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let (tokens, at) = buckets.entry(agent.to_owned()).or_insert((burst, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * config.per_second).min(burst);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else if config.per_second > 0.0 {
-            Err(Duration::from_secs_f64((1.0 - *tokens) / config.per_second))
-        } else {
-            Err(Duration::MAX)
+            unauthenticated_burst: 64,
+            unauthenticated_per_second: 16.0,
+            per_source_burst: 32,
+            per_source_per_second: 8.0,
         }
     }
 }
@@ -87,6 +81,7 @@ pub(crate) struct Api {
     allowed_hosts: Vec<String>,
     config: Arc<ApiConfig>,
     limiter: Arc<RateLimiter>,
+    unauthenticated: Arc<Unauthenticated>,
 }
 
 /// An error response: the HTTP status and the `{code, message}` body.
@@ -160,6 +155,7 @@ fn router_for(broker: Broker, allowed_hosts: Vec<String>, config: ApiConfig) -> 
         allowed_hosts,
         config: Arc::new(config),
         limiter: Arc::default(),
+        unauthenticated: Arc::default(),
     };
     Router::new()
         .route("/v1/health", get(health))
@@ -196,7 +192,10 @@ pub async fn serve_with(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let bound = listener.local_addr()?;
-    axum::serve(listener, router_with(broker, bound, config))
+    // The peer address is the source of the unauthenticated-request limit.
+    let app =
+        router_with(broker, bound, config).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -353,36 +352,95 @@ pub(crate) async fn health() -> Json<Health> {
     })
 }
 
-async fn authenticate(api: &Api, headers: &HeaderMap) -> Result<AgentRow, HttpError> {
+/// Where a request comes from, for the unauthenticated-request limit: the peer's IP address
+/// on TCP (served with connect info), else one shared source.
+#[derive(Debug, Clone)]
+pub(crate) struct Source(String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Source(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or_else(|| "local socket".to_owned(), |c| c.0.ip().to_string()),
+        ))
+    }
+}
+
+fn too_many_failures(l: Limited) -> HttpError {
+    HttpError::new(
+        ErrorCode::RateLimited,
+        format!(
+            "too many requests without a valid agent token {} (burst {}, {}/s); retry in {} ms",
+            l.scope,
+            l.rate.burst,
+            l.rate.per_second,
+            l.wait.as_millis().min(3_600_000)
+        ),
+    )
+}
+
+/// The agent a request's bearer token names, after the unauthenticated-request limits (for a
+/// token not seen to authenticate before) and the agent's own rate limit.
+async fn authenticate(
+    api: &Api,
+    source: &Source,
+    headers: &HeaderMap,
+) -> Result<AgentRow, HttpError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            HttpError::new(
-                ErrorCode::Unauthorized,
-                "missing `Authorization: Bearer <agent token>`",
-            )
-        })?
-        .to_owned();
+        .filter(|t| !t.is_empty());
+    let limits = &api.unauthenticated;
+    let Some(token) = token else {
+        limits
+            .admit(&source.0, &api.config)
+            .map_err(too_many_failures)?;
+        limits.charge(&source.0, &api.config);
+        return Err(HttpError::new(
+            ErrorCode::Unauthorized,
+            "missing `Authorization: Bearer <agent token>`",
+        ));
+    };
+    let hash = countersign_store::hash_token(token);
+    if !limits.is_known(&hash) {
+        limits
+            .admit(&source.0, &api.config)
+            .map_err(too_many_failures)?;
+    }
     let broker = api.broker.clone();
-    let agent = blocking(move || broker.authenticate(&token))
-        .await?
-        .ok_or_else(|| HttpError::new(ErrorCode::Unauthorized, "unknown or revoked agent token"))?;
-    api.limiter.take(&agent.id, &api.config).map_err(|retry| {
-        HttpError::new(
-            ErrorCode::RateLimited,
-            format!(
-                "agent `{}` is over its rate limit of {} requests/s (burst {}); retry in {} ms",
-                agent.name,
-                api.config.per_second,
-                api.config.burst,
-                retry.as_millis().min(3_600_000)
-            ),
-        )
-    })?;
+    let token = token.to_owned();
+    let agent = blocking(move || broker.authenticate(&token)).await?;
+    limits.remember(hash, agent.is_some());
+    let Some(agent) = agent else {
+        limits.charge(&source.0, &api.config);
+        return Err(HttpError::new(
+            ErrorCode::Unauthorized,
+            "unknown or revoked agent token",
+        ));
+    };
+    api.limiter
+        .take(&agent.id, api.config.agent_rate())
+        .map_err(|retry| {
+            HttpError::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "agent `{}` is over its rate limit of {} requests/s (burst {}); retry in {} ms",
+                    agent.name,
+                    api.config.per_second,
+                    api.config.burst,
+                    retry.as_millis().min(3_600_000)
+                ),
+            )
+        })?;
     Ok(agent)
 }
 
@@ -432,7 +490,7 @@ async fn blocking<T: Send + 'static>(
         (status = 401, description = "Missing, unknown or revoked bearer token", body = ApiError),
         (status = 403, description = "A browser's request (`Origin` or `Sec-Fetch-*`) or a `Host` not allowed", body = ApiError),
         (status = 408, description = "Not completed within the request deadline", body = ApiError),
-        (status = 429, description = "The agent is over its rate limit or its cap of pending drafts", body = ApiError),
+        (status = 429, description = "The agent is over its rate limit or its cap of pending drafts, or too many requests came without a valid token", body = ApiError),
         (status = 500, description = "Countersign could not complete it; nothing was approved", body = ApiError),
         (status = 409, description = "Conflict", body = ApiError),
         (status = 413, description = "Body over the size limit", body = ApiError),
@@ -440,10 +498,11 @@ async fn blocking<T: Send + 'static>(
     ))]
 pub(crate) async fn submit(
     State(api): State<Api>,
+    source: Source,
     req: Request<Body>,
 ) -> Result<Response, HttpError> {
     let (parts, body) = req.into_parts();
-    let agent = authenticate(&api, &parts.headers).await?;
+    let agent = authenticate(&api, &source, &parts.headers).await?;
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -486,16 +545,17 @@ pub(crate) async fn submit(
         (status = 401, description = "Missing, unknown or revoked bearer token", body = ApiError),
         (status = 403, description = "A browser's request (`Origin` or `Sec-Fetch-*`) or a `Host` not allowed", body = ApiError),
         (status = 408, description = "Not completed within the request deadline", body = ApiError),
-        (status = 429, description = "The agent is over its rate limit or its cap of pending drafts", body = ApiError),
+        (status = 429, description = "The agent is over its rate limit or its cap of pending drafts, or too many requests came without a valid token", body = ApiError),
         (status = 500, description = "Countersign could not complete it; nothing was approved", body = ApiError),
         (status = 404, description = "No such draft for this agent", body = ApiError),
     ))]
 pub(crate) async fn status(
     State(api): State<Api>,
     Path(id): Path<String>,
+    source: Source,
     headers: HeaderMap,
 ) -> Result<Json<ActionStatus>, HttpError> {
-    let agent = authenticate(&api, &headers).await?;
+    let agent = authenticate(&api, &source, &headers).await?;
     let broker = api.broker.clone();
     let row = blocking(move || broker.status_for(&agent, &id)).await?;
     Ok(Json(ActionStatus {
@@ -518,7 +578,7 @@ pub(crate) async fn status(
         (status = 401, description = "Missing, unknown or revoked bearer token", body = ApiError),
         (status = 403, description = "A browser's request (`Origin` or `Sec-Fetch-*`) or a `Host` not allowed", body = ApiError),
         (status = 408, description = "Not completed within the request deadline", body = ApiError),
-        (status = 429, description = "The agent is over its rate limit or its cap of pending drafts", body = ApiError),
+        (status = 429, description = "The agent is over its rate limit or its cap of pending drafts, or too many requests came without a valid token", body = ApiError),
         (status = 500, description = "Countersign could not complete it; nothing was approved", body = ApiError),
         (status = 404, description = "No such draft for this agent", body = ApiError),
         (status = 410, description = "Expired", body = ApiError),
@@ -527,9 +587,10 @@ pub(crate) async fn decision(
     State(api): State<Api>,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
+    source: Source,
     headers: HeaderMap,
 ) -> Result<Response, HttpError> {
-    let agent = authenticate(&api, &headers).await?;
+    let agent = authenticate(&api, &source, &headers).await?;
     if let Some(k) = query.keys().find(|k| k.as_str() != "wait") {
         return Err(HttpError::new(
             ErrorCode::BadRequest,

@@ -16,6 +16,7 @@
 pub mod host;
 pub mod http;
 pub mod keystore;
+mod limits;
 pub mod openapi;
 pub mod policy;
 pub mod policy_watch;

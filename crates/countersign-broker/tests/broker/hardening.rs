@@ -20,7 +20,7 @@ pub async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn post(host: &str, token: &str, body: &str) -> Vec<u8> {
+pub fn post(host: &str, token: &str, body: &str) -> Vec<u8> {
     format!(
         "POST /v1/actions HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

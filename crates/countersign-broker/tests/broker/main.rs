@@ -13,3 +13,4 @@ mod openapi;
 mod persistence;
 mod policy;
 mod policy_runtime;
+mod unauthenticated;
