@@ -7,7 +7,8 @@ import { App } from "./App";
 import type { ActionDetail } from "./bindings/ActionDetail";
 import type { ApiError } from "./bindings/ApiError";
 import type { AppInfo } from "./bindings/AppInfo";
-import { decision, detail, NOW } from "./test/fixtures";
+import type { PolicyView } from "./bindings/PolicyView";
+import { decision, detail, NOW, policyView } from "./test/fixtures";
 
 const INFO: AppInfo = {
   api_url: "http://127.0.0.1:7823",
@@ -30,6 +31,7 @@ class FakeShell {
   /** Commands whose answer waits until released. */
   held = new Map<string, () => void>();
   holdNext = new Set<string>();
+  policy: PolicyView = policyView();
 
   constructor(...details: ActionDetail[]) {
     for (const d of details) this.drafts.set(d.summary.id, d);
@@ -111,6 +113,8 @@ class FakeShell {
         return [...this.drafts.values()]
           .filter((d) => d.decision)
           .map((d) => ({ draft: d.summary, approver: d.decision!.approver, decided_at: d.decision!.decided_at, reason: d.decision!.reason }));
+      case "policy_view":
+        return this.policy;
       case "add_agent":
         return { name: args.name, token: "cs_TESTTOKENabcdefghijklmnopqrstuvwxyz0123456" };
       default:
@@ -558,12 +562,29 @@ describe("queue search, filters and keys", () => {
     await waitFor(() => expect(rowIds()).toEqual([ID(5)]));
   });
 
+  it("p opens the policy view from the keyboard, the header button too, and a refusal shows a banner", async () => {
+    const user = await renderApp();
+    await waitFor(() => expect(screen.getByTestId("open-policy").textContent).toContain("serial 3"));
+    (document.activeElement as HTMLElement | null)?.blur();
+    await user.keyboard("p");
+    expect(screen.getByTestId("policy-read-only").textContent).toContain("not pinned as a lead");
+    await user.keyboard("{Escape}");
+    expect(screen.queryByTestId("policy-view")).toBeNull();
+    await user.click(screen.getByTestId("open-policy"));
+    expect(screen.getByTestId("policy-view")).toBeTruthy();
+    await user.keyboard("{Escape}");
+
+    shell.policy = policyView({ refusal: { at: NOW, source: "/etc/policy.toml", message: "refusing policy: rollback" } });
+    await act(() => emit("policy-changed", null));
+    expect((await screen.findByTestId("policy-refused")).textContent).toContain("serial 3 stays in force");
+  });
+
   it("? shows the shortcut sheet and Escape closes it", async () => {
     const user = await renderApp();
     (document.activeElement as HTMLElement | null)?.blur();
     await user.keyboard("?");
     const sheet = screen.getByTestId("shortcuts");
-    for (const k of ["j / k", "Enter", "a", "r", "e", "/", "?"]) expect(within(sheet).getByText(k)).toBeTruthy();
+    for (const k of ["j / k", "Enter", "a", "r", "e", "/", "p", "?"]) expect(within(sheet).getByText(k)).toBeTruthy();
     await user.keyboard("{Escape}");
     expect(screen.queryByTestId("shortcuts")).toBeNull();
   });

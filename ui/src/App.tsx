@@ -6,6 +6,7 @@ import type { ActionSummary } from "./bindings/ActionSummary";
 import type { ApiError } from "./bindings/ApiError";
 import type { AppInfo } from "./bindings/AppInfo";
 import type { HistoryEntry } from "./bindings/HistoryEntry";
+import type { PolicyView } from "./bindings/PolicyView";
 import type { QueueEvent } from "./bindings/QueueEvent";
 import { AddAgentDialog } from "./components/AddAgentDialog";
 import { BatchSheet } from "./components/BatchSheet";
@@ -13,6 +14,8 @@ import { Detail } from "./components/Detail";
 import { ErrorBanner } from "./components/ErrorBanner";
 import { Header } from "./components/Header";
 import { History } from "./components/History";
+import { PolicyBanner } from "./components/PolicyBanner";
+import { PolicyPanel } from "./components/PolicyPanel";
 import { Queue } from "./components/Queue";
 import { QueueFilters } from "./components/QueueFilters";
 import { ShortcutSheet } from "./components/ShortcutSheet";
@@ -42,6 +45,8 @@ export function App() {
   const [addingAgent, setAddingAgent] = useState(false);
   const [filters, setFilters] = useState<Filters>(NO_FILTERS);
   const [showKeys, setShowKeys] = useState(false);
+  const [policy, setPolicy] = useState<PolicyView | null>(null);
+  const [showPolicy, setShowPolicy] = useState(false);
   const [view, setView] = useState<"queue" | "history">("queue");
   const [history, setHistory] = useState<HistoryEntry[] | null>(null);
   const viewRef = useRef(view);
@@ -126,6 +131,23 @@ export function App() {
     api.appInfo().then(setInfo, fail);
     void loadList();
   }, [fail, loadList]);
+
+  // The policy in force and the last refusal: loaded once, then again whenever the shell says
+  // a policy file was loaded or refused.
+  const loadPolicy = useCallback(() => api.policyView().then(setPolicy, fail), [fail]);
+  useEffect(() => {
+    void loadPolicy();
+    let unlisten: (() => void) | undefined;
+    let gone = false;
+    listen(api.POLICY_CHANGED, () => void loadPolicy()).then((u) => {
+      if (gone) u();
+      else unlisten = u;
+    }, fail);
+    return () => {
+      gone = true;
+      unlisten?.();
+    };
+  }, [fail, loadPolicy]);
 
   // Pushed by the shell whenever a draft is submitted, decided or expires.
   // A burst of events (many drafts at once) reloads the list once per LIST_RELOAD_MS, not once
@@ -233,7 +255,7 @@ export function App() {
   const selectedCountRef = useRef(0);
   selectedCountRef.current = selectedIds.size;
   useEffect(() => {
-    if (addingAgent || showKeys || batchOpen) return;
+    if (addingAgent || showKeys || batchOpen || showPolicy) return;
     const onKey = (e: KeyboardEvent) => {
       if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || isTypingTarget(e.target)) return;
       const rows = orderedRef.current;
@@ -243,6 +265,9 @@ export function App() {
       } else if (e.key === "?") {
         e.preventDefault();
         setShowKeys(true);
+      } else if (e.key === "p") {
+        e.preventDefault();
+        setShowPolicy(true);
       } else if (e.key === "j" || e.key === "k") {
         if (rows.length === 0) return;
         e.preventDefault();
@@ -279,13 +304,20 @@ export function App() {
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [addingAgent, showKeys, batchOpen, open, toggleSelected]);
+  }, [addingAgent, showKeys, batchOpen, showPolicy, open, toggleSelected]);
 
   const pending = actions ? actions.filter((a) => a.status === "pending").length : null;
 
   return (
     <div className="app">
-      <Header info={info} pending={pending} onAddAgent={() => setAddingAgent(true)} />
+      <Header
+        info={info}
+        pending={pending}
+        onAddAgent={() => setAddingAgent(true)}
+        policySerial={policy === null ? undefined : (policy.in_force?.policy.serial ?? null)}
+        onPolicy={() => setShowPolicy(true)}
+      />
+      {policy && <PolicyBanner view={policy} onOpen={() => setShowPolicy(true)} />}
       {error && <ErrorBanner error={error} onDismiss={() => setError(null)} />}
       <main className="panes">
         <div className="left-pane">
@@ -364,6 +396,19 @@ export function App() {
         </div>
       </main>
       {showKeys && <ShortcutSheet onClose={() => setShowKeys(false)} />}
+      {showPolicy && (
+        <PolicyPanel
+          view={policy}
+          preview={(text) => api.previewPolicy(text)}
+          sign={(text) =>
+            api.signPolicy(text).then((v) => {
+              setPolicy(v);
+              return v;
+            })
+          }
+          onClose={() => setShowPolicy(false)}
+        />
+      )}
       {batchOpen && (
         <BatchSheet
           drafts={selectedDrafts}

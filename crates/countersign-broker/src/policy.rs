@@ -432,13 +432,7 @@ impl Broker {
     pub fn policy_view(&self) -> PolicyView {
         let editable = self.lead_paths().err();
         PolicyView {
-            in_force: self.policy().map(|p| PolicyInForce {
-                policy: p.policy.clone(),
-                text: p.text.clone(),
-                sha256: p.sha256.clone(),
-                signers: p.signers.clone(),
-                signer_names: p.signer_names.clone(),
-            }),
+            in_force: self.policy().map(|p| PolicyInForce::of(&p)),
             refusal: self
                 .inner
                 .policy

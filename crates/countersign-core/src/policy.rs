@@ -88,7 +88,8 @@ pub struct Thresholds {
 }
 
 impl Thresholds {
-    fn over(&self, base: &Thresholds) -> Thresholds {
+    /// These bands, each unset one taken from `base`.
+    pub fn over(&self, base: &Thresholds) -> Thresholds {
         Thresholds {
             auto_approve_below: self.auto_approve_below.or(base.auto_approve_below),
             lead_required_from: self.lead_required_from.or(base.lead_required_from),

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::action::{Action, ActionKind};
-use crate::policy::{Policy, Requirement};
+use crate::policy::{Policy, Requirement, Thresholds};
 use crate::risk::{self, Risk};
 
 /// How many recent drafts the preview rescores unless told otherwise.
@@ -32,6 +32,81 @@ pub struct PolicyInForce {
     pub signers: Vec<String>,
     /// Who holds those keys, in the same order.
     pub signer_names: Vec<String>,
+    /// The default bands as score ranges, lowest first.
+    pub bands: Vec<Band>,
+    /// Per-kind and per-agent overrides, each with its effective bands over the defaults.
+    pub overrides: Vec<Override>,
+}
+
+/// A contiguous range of scores that needs one requirement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Band {
+    /// What these scores need.
+    pub requirement: Requirement,
+    /// Lowest score of the range (0–100).
+    pub from: u8,
+    /// Highest score of the range, inclusive (0–100).
+    pub to: u8,
+}
+
+/// One `[kinds."…"]` or `[agents.…]` table of the policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Override {
+    /// `kind` or `agent`.
+    pub scope: String,
+    /// The kind (`shell.exec`) or agent name.
+    pub name: String,
+    /// The fields the table sets.
+    pub set: Thresholds,
+    /// Its bands over the defaults (an agent's table applies over a kind's when both do).
+    pub bands: Vec<Band>,
+}
+
+/// The score ranges of `t`, lowest first: what [`Thresholds::requirement`] answers for each
+/// score 0–100, grouped.
+pub fn bands(t: &Thresholds) -> Vec<Band> {
+    let mut out: Vec<Band> = Vec::new();
+    for score in 0..=100u8 {
+        let requirement = t.requirement(score);
+        match out.last_mut() {
+            Some(b) if b.requirement == requirement => b.to = score,
+            _ => out.push(Band {
+                requirement,
+                from: score,
+                to: score,
+            }),
+        }
+    }
+    out
+}
+
+impl PolicyInForce {
+    /// The view of a verified policy.
+    pub fn of(p: &crate::policy::LoadedPolicy) -> PolicyInForce {
+        let tables = |scope: &str, m: &std::collections::BTreeMap<String, Thresholds>| {
+            m.iter()
+                .map(|(name, t)| Override {
+                    scope: scope.to_owned(),
+                    name: name.clone(),
+                    set: t.clone(),
+                    bands: bands(&t.over(&p.policy.thresholds)),
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut overrides = tables("kind", &p.policy.kinds);
+        overrides.extend(tables("agent", &p.policy.agents));
+        PolicyInForce {
+            policy: p.policy.clone(),
+            text: p.text.clone(),
+            sha256: p.sha256.clone(),
+            signers: p.signers.clone(),
+            signer_names: p.signer_names.clone(),
+            bands: bands(&p.policy.thresholds),
+            overrides,
+        }
+    }
 }
 
 /// A policy the app refused (the previous one stayed in force).
@@ -216,4 +291,49 @@ pub fn preview(drafts: &[StoredDraft<'_>], old: Option<&Policy>, new: &Policy) -
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(a: Option<u8>, l: Option<u8>, b: Option<u8>) -> Thresholds {
+        Thresholds {
+            auto_approve_below: a,
+            lead_required_from: l,
+            blocked_from: b,
+        }
+    }
+
+    fn ranges(t: &Thresholds) -> Vec<(Requirement, u8, u8)> {
+        bands(t)
+            .into_iter()
+            .map(|b| (b.requirement, b.from, b.to))
+            .collect()
+    }
+
+    #[test]
+    fn bands_cover_0_to_100_with_the_strictest_band_winning() {
+        use Requirement::*;
+        assert_eq!(ranges(&t(None, None, None)), vec![(OneApprover, 0, 100)]);
+        assert_eq!(
+            ranges(&t(Some(10), Some(75), Some(95))),
+            vec![
+                (AutoApprove, 0, 9),
+                (OneApprover, 10, 74),
+                (LeadRequired, 75, 94),
+                (Blocked, 95, 100)
+            ]
+        );
+        // Blocked below the lead bound: no lead band at all.
+        assert_eq!(
+            ranges(&t(None, Some(80), Some(60))),
+            vec![(OneApprover, 0, 59), (Blocked, 60, 100)]
+        );
+        // 101 means "never".
+        assert_eq!(
+            ranges(&t(None, Some(50), Some(101))),
+            vec![(OneApprover, 0, 49), (LeadRequired, 50, 100)]
+        );
+    }
 }

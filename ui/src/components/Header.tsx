@@ -10,9 +10,12 @@ type Props = {
   info: AppInfo | null;
   pending: number | null;
   onAddAgent: () => void;
+  /** Serial of the policy in force (`null`: none, `undefined`: not loaded yet). */
+  policySerial?: number | null;
+  onPolicy: () => void;
 };
 
-export function Header({ info, pending, onAddAgent }: Props) {
+export function Header({ info, pending, onAddAgent, policySerial, onPolicy }: Props) {
   return (
     <header className="app-header">
       <h1 className="app-name">Countersign</h1>
@@ -34,6 +37,15 @@ export function Header({ info, pending, onAddAgent }: Props) {
           <span className="muted">loading…</span>
         )}
       </div>
+      <button
+        type="button"
+        className="btn"
+        data-testid="open-policy"
+        title="the policy in force (p)"
+        onClick={onPolicy}
+      >
+        Policy{policySerial != null ? ` · serial ${policySerial}` : policySerial === null ? " · none" : ""}
+      </button>
       <button type="button" className="btn" data-testid="add-agent" onClick={onAddAgent}>
         Add agent
       </button>

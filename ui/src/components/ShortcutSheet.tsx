@@ -10,6 +10,7 @@ export const SHORTCUTS: readonly [string, string][] = [
   ["x", "select the low-risk draft under the cursor for a batch approval (again: unselect)"],
   ["A", "approve the selected low-risk drafts: shows their count and targets first"],
   ["/", "search the queue (Esc clears)"],
+  ["p", "the policy in force: bands, domains, overrides (a lead edits it there; Esc closes)"],
   ["?", "this sheet (Esc closes)"],
 ];
 

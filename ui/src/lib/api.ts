@@ -15,6 +15,8 @@ import type { EditPreview } from "../bindings/EditPreview";
 import type { ErrorCode } from "../bindings/ErrorCode";
 import type { HistoryEntry } from "../bindings/HistoryEntry";
 import type { NewAgent } from "../bindings/NewAgent";
+import type { PolicyPreview } from "../bindings/PolicyPreview";
+import type { PolicyView } from "../bindings/PolicyView";
 
 const CODES: readonly ErrorCode[] = [
   "bad_request",
@@ -89,6 +91,19 @@ export const appInfo = () => call<AppInfo>("app_info");
 
 /** Name of the Tauri event the shell emits with a `QueueEvent` payload. */
 export const QUEUE_CHANGED = "queue-changed";
+
+/** The policy in force, the last refusal, and whether this approver may edit it. */
+export const policyView = () => call<PolicyView>("policy_view");
+
+/** "What would change": the last `limit` drafts rescored by Rust under the edited TOML. */
+export const previewPolicy = (text: string, limit?: number) =>
+  call<PolicyPreview>("preview_policy", { text, limit: limit ?? null });
+
+/** Signs the edited TOML with the local lead key, writes it and puts it in force. */
+export const signPolicy = (text: string) => call<PolicyView>("sign_policy", { text });
+
+/** Event the shell emits when a policy is loaded or refused (no payload: ask `policyView`). */
+export const POLICY_CHANGED = "policy-changed";
 
 /**
  * Approves several low-risk drafts, each as the queue showed it (id + digest). Rust re-checks

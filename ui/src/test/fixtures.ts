@@ -1,6 +1,7 @@
 import type { ActionDetail } from "../bindings/ActionDetail";
 import type { ActionSummary } from "../bindings/ActionSummary";
 import type { DecisionInfo } from "../bindings/DecisionInfo";
+import type { PolicyView } from "../bindings/PolicyView";
 import type { TextDiff } from "../bindings/TextDiff";
 
 export const NOW = Math.floor(Date.now() / 1000);
@@ -96,6 +97,50 @@ export function decision(over: Partial<DecisionInfo> = {}): DecisionInfo {
     keyid: "sha256:0123456789abcdef",
     decided_at: NOW,
     envelope: { payload: "e30=", payloadType: "application/vnd.countersign.decision.v1+json", signatures: [{ keyid: "k", sig: "s" }] },
+    ...over,
+  };
+}
+
+/** A policy view: serial 3, lead from 75, one kind override; read-only unless `editable`. */
+export function policyView(over: Partial<PolicyView> = {}): PolicyView {
+  const thresholds = { auto_approve_below: 10, lead_required_from: 75, blocked_from: 95 };
+  return {
+    in_force: {
+      policy: {
+        serial: 3,
+        org_domains: ["example.com"],
+        sensitive: ["*user_data*"],
+        thresholds,
+        kinds: { "shell.exec": { lead_required_from: 50 } },
+        agents: {},
+      },
+      text: 'serial = 3\norg_domains = ["example.com"]\n[thresholds]\nlead_required_from = 75\n',
+      sha256: "sha256:4d1c0e8a5f1b7b3c2a9e6f0d8c7b6a5948372615aa00bb11cc22dd33ee44ff55",
+      signers: ["sha256:9f86d081884c7d659a2feaa0c55ad015"],
+      signer_names: ["Lea Lead"],
+      bands: [
+        { requirement: "auto_approve", from: 0, to: 9 },
+        { requirement: "one_approver", from: 10, to: 74 },
+        { requirement: "lead_required", from: 75, to: 94 },
+        { requirement: "blocked", from: 95, to: 100 },
+      ],
+      overrides: [
+        {
+          scope: "kind",
+          name: "shell.exec",
+          set: { lead_required_from: 50 },
+          bands: [
+            { requirement: "auto_approve", from: 0, to: 9 },
+            { requirement: "one_approver", from: 10, to: 49 },
+            { requirement: "lead_required", from: 50, to: 94 },
+            { requirement: "blocked", from: 95, to: 100 },
+          ],
+        },
+      ],
+    },
+    editable: false,
+    read_only_reason: "Read-only: your key sha256:9f86… is not pinned as a lead in /etc/countersign/lead.json.",
+    path: "/etc/countersign/policy.toml",
     ...over,
   };
 }
