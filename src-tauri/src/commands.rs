@@ -10,7 +10,7 @@ use countersign_core::policy_view::{PolicyPreview, PolicyView, DEFAULT_PREVIEW_D
 use countersign_core::Action;
 use tauri::{State, WebviewWindow};
 
-use crate::AppState;
+use crate::{confirm, AppState};
 
 /// Most queue rows sent to the window at once (the queue is virtualised; 10,000 stay smooth).
 const QUEUE_LIMIT: u32 = 10_000;
@@ -52,7 +52,10 @@ pub async fn list_actions(
     state: State<'_, AppState>,
 ) -> Result<Vec<ActionSummary>, ApiError> {
     main_window_only(&window)?;
-    blocking(&state.broker, |b| b.list(QUEUE_LIMIT)).await
+    let rows = blocking(&state.broker, |b| b.list(QUEUE_LIMIT)).await?;
+    // scripts/bench-memory.sh waits for this line to know the window has the whole queue.
+    tracing::debug!(rows = rows.len(), "queue listed");
+    Ok(rows)
 }
 
 /// Decided drafts, most recently decided first, with who decided, when and why.
@@ -76,7 +79,43 @@ pub async fn get_action(
     blocking(&state.broker, move |b| b.detail(&id)).await
 }
 
+/// Asks the approver again, with a native dialog, before a high-risk (or lead-required)
+/// approval of draft `id`; `edited` is the edit's (score, level) when an edit is signed.
+/// Returns at once when one click is enough, or when `shown_digest` is no longer the draft's
+/// (the decision itself then refuses, naming the conflict, and no dialog asks about it).
+///
+/// # Errors
+/// [`ErrorCode::Cancelled`] unless the approver pressed Approve; broker errors reading the draft.
+async fn second_step(
+    window: &WebviewWindow,
+    broker: &Broker,
+    id: &str,
+    shown_digest: &str,
+    edited: Option<(u8, countersign_core::RiskLevel)>,
+) -> Result<(), ApiError> {
+    let read = id.to_string();
+    let edited_score = edited.map(|(score, _)| score);
+    let (detail, requirement) = blocking(broker, move |b| {
+        let d = b.detail(&read)?;
+        let r = confirm::requirement_of(&b, &d, edited_score);
+        Ok((d, r))
+    })
+    .await?;
+    if detail.action_digest != shown_digest {
+        return Ok(());
+    }
+    match confirm::prompt_for(&detail, requirement, edited) {
+        Some(prompt) => confirm::confirm(window.clone(), prompt).await,
+        None => Ok(()),
+    }
+}
+
 /// Approves the draft `id` as shown: `action_digest` must be the digest the window displayed.
+/// A high or critical draft (or one the policy reserves to a lead) is signed only after the
+/// approver presses Approve in a native confirmation dialog ([`confirm`]).
+///
+/// # Errors
+/// [`ErrorCode::Cancelled`] when the dialog was cancelled; otherwise as [`Broker::decide`].
 #[tauri::command]
 pub async fn approve(
     window: WebviewWindow,
@@ -85,6 +124,7 @@ pub async fn approve(
     action_digest: String,
 ) -> Result<DecisionInfo, ApiError> {
     main_window_only(&window)?;
+    second_step(&window, &state.broker, &id, &action_digest, None).await?;
     blocking(&state.broker, move |b| {
         b.decide(&id, &action_digest, DecisionInput::Approve)
     })
@@ -119,7 +159,12 @@ pub async fn preview_edit(
 }
 
 /// Approves the approver's edit of draft `id`; `action_digest` is the digest of the draft the
-/// window displayed before the edit. The signed decision carries the edited action.
+/// window displayed before the edit. The signed decision carries the edited action. When the
+/// draft or the edit is high or critical (or lead-required), the native dialog asks first.
+///
+/// # Errors
+/// [`ErrorCode::Cancelled`] when the dialog was cancelled; otherwise as
+/// [`Broker::decide_edited`].
 #[tauri::command]
 pub async fn approve_edited(
     window: WebviewWindow,
@@ -129,6 +174,16 @@ pub async fn approve_edited(
     action: Action,
 ) -> Result<DecisionInfo, ApiError> {
     main_window_only(&window)?;
+    let (pid, paction) = (id.clone(), action.clone());
+    let preview = blocking(&state.broker, move |b| b.preview_edit(&pid, &paction)).await?;
+    second_step(
+        &window,
+        &state.broker,
+        &id,
+        &action_digest,
+        Some((preview.risk.score, preview.risk.level)),
+    )
+    .await?;
     blocking(&state.broker, move |b| {
         b.decide_edited(&id, &action_digest, action)
     })

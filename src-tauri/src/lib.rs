@@ -7,6 +7,7 @@
 //! (build.rs + capabilities/main.json) and re-checked in the broker.
 
 mod commands;
+mod confirm;
 mod notify;
 
 use std::net::SocketAddr;
@@ -150,6 +151,7 @@ fn start(args: AppArgs) -> anyhow::Result<()> {
         countersign_broker::policy_watch::watch_policy(&broker).map_err(anyhow::Error::msg)?;
 
     let app = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(tauri::generate_handler![
             commands::list_actions,
             commands::list_history,

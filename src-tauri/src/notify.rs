@@ -174,7 +174,7 @@ impl DesktopNotifier {
 
 /// Shortens agent-supplied text to one line for a notification: at most `max` characters,
 /// hidden characters dropped (a notification cannot mark them; the window does).
-fn one_line(s: &str, max: usize) -> String {
+pub(crate) fn one_line(s: &str, max: usize) -> String {
     let clean: String = s
         .chars()
         .map(|c| if c.is_whitespace() { ' ' } else { c })

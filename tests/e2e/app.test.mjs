@@ -7,7 +7,9 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { execFileSync } from "node:child_process";
 import {
+  answerConfirmDialog,
   apiGet,
+  CONFIRM_DIALOG_TITLE,
   apiPost,
   artifact,
   cfg,
@@ -15,10 +17,15 @@ import {
   eventually,
   exitWithin,
   parseNotifyCalls,
+  saveArtifactsAround,
   sleep,
   startApp,
   startGate,
   stripAnsi,
+  waitWindowNamed,
+  row,
+  sel,
+  userDataGrant,
 } from "./lib.mjs";
 
 const AGENT = "e2e-agent";
@@ -27,8 +34,6 @@ const REJECT_REASON = "all-employees must not read analytics.user_data (e2e)";
 /** Levels whose approval needs the confirming second click. */
 const CONFIRM_LEVELS = ["high", "critical"];
 
-const sel = (id, extra = "") => `[data-testid="${id}"]${extra}`;
-const row = (draftId) => sel("queue-item", `[data-id="${draftId}"]`);
 
 /** @type {WebdriverIO.Browser} */
 let browser;
@@ -38,23 +43,8 @@ let pageMark;
 const drafts = {}; // test name -> {id, score, level}
 const gates = [];
 
-/** Runs `fn`; on failure saves a screenshot and the page source, then rethrows. */
-async function withArtifacts(name, fn) {
-  try {
-    await fn();
-  } catch (e) {
-    if (browser) {
-      try {
-        await browser.saveScreenshot(path.join(cfg.artifacts, `${name}-failure.png`));
-        artifact(`${name}-failure.html`, await browser.getPageSource());
-      } catch (shotError) {
-        artifact(`${name}-failure-screenshot-error.txt`, String(shotError));
-      }
-    }
-    throw e;
-  }
-  if (browser) await browser.saveScreenshot(path.join(cfg.artifacts, `${name}.png`)).catch(() => {});
-}
+/** Runs `fn`; on failure saves a screenshot and the page source (see lib.mjs), then rethrows. */
+const withArtifacts = (name, fn) => saveArtifactsAround(browser, name, fn);
 
 async function text(selector) {
   return (await browser.$(selector)).getText();
@@ -194,6 +184,7 @@ describe("Countersign desktop app, end to end", () => {
         await confirm.waitForExist({ timeout: 5_000, timeoutMsg: `${submitted.level} risk: confirm-approve not shown` });
         assert.ok(!existsSync(marker), "a high-risk draft is not approved by the first click");
         await confirm.click();
+        await answerConfirmDialog("approve");
       } else {
         assert.equal(await confirm.isExisting(), false, "confirm-approve is only for high and critical risk");
       }
@@ -220,20 +211,7 @@ describe("Countersign desktop app, end to end", () => {
   test("B: rejecting in the window makes the gate exit 3 and run nothing", async () => {
     await withArtifacts("B-reject", async () => {
       const marker = path.join(cfg.work, "B-marker");
-      const draftPath = writeDraft("draftB", {
-        kind: "acl.change",
-        target: "warehouse://analytics/user_data",
-        summary: "Let everyone query user_data",
-        payload: {
-          resource: "analytics.user_data",
-          grants: [
-            { principal: "data-eng", permission: "admin" },
-            { principal: "all-employees", permission: "read" },
-          ],
-        },
-        before: [{ principal: "data-eng", permission: "admin" }],
-        expires_in_s: 600,
-      });
+      const draftPath = writeDraft("draftB", userDataGrant("Let everyone query user_data", "read"));
       const stateDir = path.join(cfg.work, "gate");
       const gate = startGate({ draftPath, trustPath, stateDir, token, executor: ["sh", "-c", `cat > ${marker}`] });
       gates.push(gate);
@@ -311,23 +289,10 @@ describe("Countersign desktop app, end to end", () => {
     });
   });
 
-  test("D: a critical draft is approved only by a confirming second click", async () => {
+  test("D: a critical draft is approved only by a confirming second click and the native dialog", async () => {
     await withArtifacts("D-critical", async () => {
       const marker = path.join(cfg.work, "D-marker");
-      const draft = {
-        kind: "acl.change",
-        target: "warehouse://analytics/user_data",
-        summary: "Give all-employees admin on user_data",
-        payload: {
-          resource: "analytics.user_data",
-          grants: [
-            { principal: "data-eng", permission: "admin" },
-            { principal: "all-employees", permission: "admin" },
-          ],
-        },
-        before: [{ principal: "data-eng", permission: "admin" }],
-        expires_in_s: 600,
-      };
+      const draft = userDataGrant("Give all-employees admin on user_data", "admin");
       const draftPath = writeDraft("draftD", draft);
       const stateDir = path.join(cfg.work, "gate");
       // The executor receives the approved action (from the signed body) on stdin.
@@ -349,7 +314,13 @@ describe("Countersign desktop app, end to end", () => {
       assert.equal(gate.child.exitCode, null, "the gate is still waiting");
       assert.ok(!existsSync(marker), "nothing ran after the first click");
 
+      // The in-window Confirm is not enough: Rust asks again in a native dialog.
       await confirm.click();
+      await waitWindowNamed(CONFIRM_DIALOG_TITLE);
+      await sleep(300);
+      assert.equal(JSON.parse((await apiGet(`/v1/actions/${submitted.id}`, token)).body).status, "pending");
+      assert.equal(gate.child.exitCode, null, "the gate still waits while the dialog is open");
+      await answerConfirmDialog("approve");
       const exit = await exitWithin(gate, 30_000, "after confirmed approval");
       const { stderr } = gate.output();
       assert.equal(exit.code, 0, `gate exit code after confirmed approval; stderr: ${stderr}`);
@@ -403,6 +374,10 @@ describe("Countersign desktop app, end to end", () => {
         const confirm = await browser.$(sel("confirm-approve"));
         await confirm.waitForExist({ timeout: 5_000, timeoutMsg: `${editLevel} risk: confirm-approve not shown` });
         await confirm.click();
+      }
+      // Rust asks natively when the draft or the edit is high or critical.
+      if (CONFIRM_LEVELS.includes(editLevel) || CONFIRM_LEVELS.includes(submitted.level)) {
+        await answerConfirmDialog("approve");
       }
       const exit = await exitWithin(gate, 30_000, "after the edited approval");
       const { stderr } = gate.output();

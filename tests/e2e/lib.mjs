@@ -3,6 +3,7 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import path from "node:path";
 import { remote } from "webdriverio";
 
@@ -208,9 +209,9 @@ export function parseNotifyCalls(text) {
  * Starts the real app through tauri-driver and returns the WebDriver session. Each test file
  * starts its own (run one after another: they share the data dir and the API port); end it
  * with `browser.deleteSession()`, which closes the app. Resolves once the embedded agent API
- * answers `GET /v1/health`.
+ * answers `GET /v1/health` (at `cfg.api`). `args`: the app's command line (`tauri:options.args`).
  */
-export async function startApp() {
+export async function startApp({ args = [] } = {}) {
   const browser = await remote({
     hostname: "127.0.0.1",
     port: cfg.driverPort,
@@ -219,7 +220,7 @@ export async function startApp() {
     connectionRetryCount: 0,
     capabilities: {
       "wdio:enforceWebDriverClassic": true,
-      "tauri:options": { application: cfg.appBin },
+      "tauri:options": { application: cfg.appBin, args },
     },
   }).catch((e) => {
     throw new Error(
@@ -234,4 +235,106 @@ export async function startApp() {
     what: `GET ${cfg.api}/v1/health`,
   });
   return browser;
+}
+
+/** A free loopback TCP port (the kernel's pick). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** X window ids whose title contains `title` (xdotool search --name; [] when none). */
+export async function windowsNamed(title) {
+  const r = await run("xdotool", ["search", "--name", title], { timeout: 10_000 });
+  return r.stdout.split("\n").filter((l) => /^\d+$/.test(l.trim())).map((l) => l.trim());
+}
+
+/** Waits for a window titled `title` and resolves its X window id. */
+export async function waitWindowNamed(title, timeout = 15_000) {
+  const ids = await eventually(async () => {
+    const found = await windowsNamed(title);
+    return found.length ? found : null;
+  }, { timeout, what: `an X window named "${title}"` });
+  return ids[ids.length - 1];
+}
+
+/**
+ * Answers a native GTK dialog by keyboard, as a person would: focuses the window `id`, then
+ * presses `keys` (xdotool key syntax, e.g. "alt+a" for a `_Approve` button, "Escape" to cancel).
+ */
+export async function pressKeysIn(id, keys) {
+  const focus = await run("xdotool", ["windowfocus", "--sync", id], { timeout: 10_000 });
+  if (focus.code !== 0) throw new Error(`xdotool windowfocus ${id}: ${focus.stderr.trim()}`);
+  const key = await run("xdotool", ["key", "--clearmodifiers", keys], { timeout: 10_000 });
+  if (key.code !== 0) throw new Error(`xdotool key ${keys}: ${key.stderr.trim()}`);
+}
+
+/** Title of the app's native confirmation dialog (src-tauri/src/confirm.rs DIALOG_TITLE). */
+export const CONFIRM_DIALOG_TITLE = "Countersign: confirm approval";
+
+/**
+ * Waits for the app's native confirmation dialog and answers it: `approve` presses Alt+A (the
+ * `_Approve` button's mnemonic), `cancel` presses Escape. Resolves once the dialog is gone.
+ */
+export async function answerConfirmDialog(answer, timeout = 15_000) {
+  const id = await waitWindowNamed(CONFIRM_DIALOG_TITLE, timeout);
+  await pressKeysIn(id, answer === "approve" ? "alt+a" : "Escape");
+  await eventually(async () => !(await windowsNamed(CONFIRM_DIALOG_TITLE)).includes(id), {
+    timeout: 10_000,
+    what: `the confirmation dialog to close after ${answer}`,
+  });
+}
+
+/**
+ * Runs `fn`; on failure saves a screenshot `<name>-failure.png` and the page source of `browser`
+ * (when there is a session), then rethrows. On success saves `<name>.png`.
+ */
+export async function saveArtifactsAround(browser, name, fn) {
+  try {
+    await fn();
+  } catch (e) {
+    if (browser) {
+      try {
+        await browser.saveScreenshot(path.join(cfg.artifacts, `${name}-failure.png`));
+        artifact(`${name}-failure.html`, await browser.getPageSource());
+      } catch (shotError) {
+        artifact(`${name}-failure-screenshot-error.txt`, String(shotError));
+      }
+    }
+    throw e;
+  }
+  if (browser) await browser.saveScreenshot(path.join(cfg.artifacts, `${name}.png`)).catch(() => {});
+}
+
+/** CSS selector of the element with `data-testid` `id` (plus `extra`, e.g. an attribute test). */
+export const sel = (id, extra = "") => `[data-testid="${id}"]${extra}`;
+
+/** CSS selector of the queue row of draft `draftId`. */
+export const row = (draftId) => sel("queue-item", `[data-id="${draftId}"]`);
+
+/**
+ * An `acl.change` draft granting `all-employees` `permission` on `analytics.user_data` next to
+ * data-eng's admin (`read` scores high, `admin` critical), expiring after `expiresIn` seconds.
+ */
+export function userDataGrant(summary, permission, expiresIn = 600) {
+  return {
+    kind: "acl.change",
+    target: "warehouse://analytics/user_data",
+    summary,
+    payload: {
+      resource: "analytics.user_data",
+      grants: [
+        { principal: "data-eng", permission: "admin" },
+        { principal: "all-employees", permission },
+      ],
+    },
+    before: [{ principal: "data-eng", permission: "admin" }],
+    expires_in_s: expiresIn,
+  };
 }

@@ -106,6 +106,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        // Never produced by the agent API (the approver's dialog is in the app).
+        ErrorCode::Cancelled => StatusCode::CONFLICT,
     }
 }
 

@@ -149,6 +149,9 @@ pub enum ErrorCode {
     RateLimited,
     /// 500/503: Countersign could not complete it (nothing was approved).
     Internal,
+    /// The approver cancelled the app's confirmation dialog; nothing was signed. Desktop app
+    /// only (a Tauri command's answer); the agent API never sends it.
+    Cancelled,
 }
 
 /// The one error shape: `{"code": "bad_request", "message": "…"}`.

@@ -3,4 +3,4 @@
 /**
  * Error codes at the HTTP and IPC boundaries (small on purpose: the UI and agents act on them).
  */
-export type ErrorCode = "bad_request" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "expired" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal";
+export type ErrorCode = "bad_request" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "expired" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal" | "cancelled";

@@ -29,6 +29,7 @@ const CODES: readonly ErrorCode[] = [
   "unsupported_media_type",
   "rate_limited",
   "internal",
+  "cancelled",
 ];
 
 /**
