@@ -18,7 +18,8 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 pkgs=(build-essential pkg-config libssl-dev libgtk-3-dev libwebkit2gtk-4.1-dev libsoup-3.0-dev
       libjavascriptcoregtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
       xvfb xauth imagemagick dbus dbus-x11 dunst libnotify-bin curl python3 python3-pip python3-venv)
-[ $want_test = 1 ] && pkgs+=(webkit2gtk-driver xdotool)
+# gnome-keyring: a real Secret Service for the headless keychain tests (scripts/keychain-test.sh).
+[ $want_test = 1 ] && pkgs+=(webkit2gtk-driver xdotool gnome-keyring)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,7 +2,7 @@
 # Sets up what is missing and runs every test of Countersign (what CI runs via .ci/run):
 #   formatting, lints, the UI's type check and unit tests, the Rust test suites (core, store,
 #   broker over real HTTP, gate, CLI against a real broker), kill -9 at each step of a decision
-#   (the crash-points feature), the Python verifier over the shared
+#   (the crash-points feature), the approver key in gnome-keyring (headless), the Python verifier over the shared
 #   decision vectors (tests/vectors), the Python SDK and the MCP gateway (official MCP SDK) against
 #   a real broker, the SDK's types (mypy --strict), the drift check of the generated TypeScript bindings, the end-to-end tests
 #   of the real window under Xvfb, schemathesis on the agent API (docs/openapi.json), the
@@ -31,6 +31,9 @@ INSTA_UPDATE=no cargo test --workspace 2>&1 | tee "$logs/cargo.log"
 step "crash safety: kill -9 at each step of a decision and of the gate (crash-points feature)"
 cargo clippy -p countersign-cli --features crash-points --all-targets --quiet -- -D warnings
 cargo test -p countersign-cli --features crash-points --test crash 2>&1 | tee -a "$logs/cargo.log"
+
+step "the approver key in a real keychain (gnome-keyring under dbus-run-session)"
+bash scripts/keychain-test.sh 2>&1 | tee -a "$logs/cargo.log"
 
 step "Python: the verifier on the shared decision vectors, the SDK and the MCP gateway against a real broker (pytest)"
 # The working copy's package is tested (PYTHONPATH), not whatever version pip installed.

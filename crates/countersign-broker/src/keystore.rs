@@ -6,7 +6,8 @@
 //! - `file`: `approver-key.json` in the data dir, the seed encrypted with XChaCha20-Poly1305
 //!   under a key derived by Argon2id (RFC 9106; m = 64 MiB, t = 3, p = 1) from a passphrase
 //!   taken from `COUNTERSIGN_KEY_PASSPHRASE`. The file is written atomically with mode 0600.
-//! - `auto` (default): the keychain, or the file when no keychain is reachable.
+//! - `auto` (default): the keychain, or the file when no keychain is reachable; a locked
+//!   keychain is an error ([`KeyStoreError::KeychainLocked`]), never a reason to use another key.
 //!
 //! [`rotate`] replaces the key in whichever store holds it (`countersign key rotate`, which
 //! also revokes the old key in a trust file).
@@ -58,9 +59,16 @@ impl std::str::FromStr for KeyStoreKind {
 /// Why the key could not be loaded or created.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyStoreError {
-    /// The keychain failed or is locked.
+    /// The keychain answered with something unusable (e.g. a stored key that is not a key).
     #[error("OS keychain: {0}")]
     Keyring(String),
+    /// The keychain is locked (or refused access): nothing is signed until it is unlocked,
+    /// and no other key is used instead.
+    #[error("the OS keychain is locked or refused access ({0}): unlock it (log in to the desktop session, or unlock the login keyring) and start again; nothing can be signed until then")]
+    KeychainLocked(String),
+    /// No keychain is reachable (no Secret Service on the session bus, no session bus).
+    #[error("no OS keychain is reachable (Secret Service on the D-Bus session bus): {0}")]
+    KeychainUnavailable(String),
     /// No passphrase for the file store.
     #[error("no OS keychain is usable and {PASSPHRASE_ENV} is not set: set it (at least {MIN_PASSPHRASE_CHARS} characters) to keep the approver key in an encrypted file")]
     NoPassphrase,
@@ -131,14 +139,26 @@ pub fn load_or_create(
             if data_dir.join(KEY_FILE).exists() {
                 return file_load_or_create(data_dir);
             }
+            // Only a keychain that is not there falls back to the file: a locked one may hold
+            // this data dir's key, and starting with another key would sign as someone else.
             match keyring_load_or_create(data_dir) {
                 Ok(k) => Ok((k, KeyLocation::Keyring)),
-                Err(e) => {
-                    tracing::info!("OS keychain not usable ({e}); using an encrypted key file");
+                Err(KeyStoreError::KeychainUnavailable(e)) => {
+                    tracing::info!("OS keychain not reachable ({e}); using an encrypted key file");
                     file_load_or_create(data_dir)
                 }
+                Err(e) => Err(e),
             }
         }
+    }
+}
+
+/// Sorts the keyring crate's errors: no access (locked, prompt refused) vs no keychain.
+fn keyring_error(e: keyring::Error) -> KeyStoreError {
+    match e {
+        keyring::Error::NoStorageAccess(_) => KeyStoreError::KeychainLocked(e.to_string()),
+        keyring::Error::PlatformFailure(_) => KeyStoreError::KeychainUnavailable(e.to_string()),
+        other => KeyStoreError::Keyring(other.to_string()),
     }
 }
 
@@ -147,7 +167,7 @@ fn keyring_entry(data_dir: &Path) -> Result<keyring::Entry, KeyStoreError> {
         "countersign",
         &format!("approver-key:{}", data_dir.display()),
     )
-    .map_err(|e| KeyStoreError::Keyring(e.to_string()))
+    .map_err(keyring_error)
 }
 
 fn keyring_load_or_create(data_dir: &Path) -> Result<ApproverKey, KeyStoreError> {
@@ -157,12 +177,10 @@ fn keyring_load_or_create(data_dir: &Path) -> Result<ApproverKey, KeyStoreError>
         Err(keyring::Error::NoEntry) => {
             let key = ApproverKey::generate();
             let hex_seed = Zeroizing::new(hex::encode(key.seed().as_ref()));
-            entry
-                .set_password(&hex_seed)
-                .map_err(|e| KeyStoreError::Keyring(e.to_string()))?;
+            entry.set_password(&hex_seed).map_err(keyring_error)?;
             Ok(key)
         }
-        Err(e) => Err(KeyStoreError::Keyring(e.to_string())),
+        Err(e) => Err(keyring_error(e)),
     }
 }
 
@@ -366,13 +384,11 @@ pub fn rotate(data_dir: &Path, kind: KeyStoreKind) -> Result<Rotated, KeyStoreEr
                 data_dir.display()
             )))
         }
-        Err(e) => return Err(KeyStoreError::Keyring(e.to_string())),
+        Err(e) => return Err(keyring_error(e)),
     };
     let new = ApproverKey::generate();
     let hex_seed = Zeroizing::new(hex::encode(new.seed().as_ref()));
-    entry
-        .set_password(&hex_seed)
-        .map_err(|e| KeyStoreError::Keyring(e.to_string()))?;
+    entry.set_password(&hex_seed).map_err(keyring_error)?;
     Ok(Rotated {
         old,
         new,

@@ -27,6 +27,11 @@ impl std::fmt::Debug for ApproverKey {
     }
 }
 
+// The only field is ed25519-dalek's `SigningKey`, which zeroizes its secret when dropped
+// (its `zeroize` feature, enabled in the workspace manifest); the marker lets callers and
+// tests require it.
+impl zeroize::ZeroizeOnDrop for ApproverKey {}
+
 impl ApproverKey {
     /// A fresh key from the operating system's CSPRNG.
     pub fn generate() -> ApproverKey {

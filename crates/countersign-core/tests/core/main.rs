@@ -8,6 +8,7 @@ mod dsse;
 mod policy;
 mod properties;
 mod risk;
+mod secret_key;
 mod vectors;
 
 #[allow(clippy::unwrap_used)]
