@@ -13,7 +13,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterator
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -63,6 +64,14 @@ class TestBroker:
         """How many drafts were filed."""
         return int(self._ask({"op": "count"})["count"])
 
+    def drafts(self) -> List[Dict[str, Any]]:
+        """Every draft filed, oldest first: ``{id, status, action, risk}``."""
+        return list(self._ask({"op": "drafts"})["drafts"])
+
+    def audit(self) -> List[Dict[str, Any]]:
+        """The audit log in order: ``{event, action_id, detail}``."""
+        return list(self._ask({"op": "audit"})["rows"])
+
 
 @pytest.fixture(scope="session")
 def binaries() -> Dict[str, str]:
@@ -77,8 +86,21 @@ def binaries() -> Dict[str, str]:
 
 @pytest.fixture
 def broker(binaries: Dict[str, str], tmp_path: Path) -> Iterator[TestBroker]:
+    with start_broker(binaries, tmp_path) as b:
+        yield b
+
+
+@contextmanager
+def start_broker(binaries: Dict[str, str], tmp_path: Path, policy: Optional[str] = None) -> Iterator[TestBroker]:
+    """A test broker in ``tmp_path``; with ``policy`` (policy.toml text), under that policy,
+    signed by the approver's key pinned as a lead."""
+    args = [binaries["test_broker"], str(tmp_path / "broker")]
+    if policy is not None:
+        policy_path = tmp_path / "policy.toml"
+        policy_path.write_text(policy)
+        args.append(str(policy_path))
     proc = subprocess.Popen(
-        [binaries["test_broker"], str(tmp_path / "broker")],
+        args,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=sys.stderr,

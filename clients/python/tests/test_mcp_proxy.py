@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator, Dict, List
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from conftest import TestBroker
+from conftest import TestBroker, start_broker
 
 SERVER = str(Path(__file__).with_name("mcp_files_server.py"))
 
@@ -118,7 +118,7 @@ def test_other_requests_flow_while_a_call_waits_and_concurrent_calls_are_decided
             p1 = await asyncio.to_thread(broker.next_pending)
             # While the first call waits for a human: list, ping, and a second call.
             tools = await asyncio.wait_for(session.list_tools(), 10)
-            assert {t.name for t in tools.tools} == {"delete_file", "read_file", "echo"}
+            assert {t.name for t in tools.tools} == {"delete_file", "read_file", "purge_logs", "echo"}
             await asyncio.wait_for(session.send_ping(), 10)
             second = asyncio.create_task(session.call_tool("delete_file", {"path": str(b)}))
             p2 = await asyncio.to_thread(broker.next_pending)
@@ -136,31 +136,88 @@ def test_other_requests_flow_while_a_call_waits_and_concurrent_calls_are_decided
     assert calls(broker) == [{"tool": "delete_file", "arguments": {"path": str(b)}}]
 
 
-def test_read_only_tools_pass_without_a_draft_only_when_allowed(broker, binaries, tmp_path):
+def test_without_a_policy_rule_a_read_only_tool_is_drafted_marked_and_held(broker, binaries, tmp_path):
     note = tmp_path / "note.txt"
     note.write_text("hello")
 
     async def scenario() -> None:
-        async with gateway(broker, binaries["countersign"], "--allow-read-only") as session:
-            result = await asyncio.wait_for(session.call_tool("read_file", {"path": str(note)}), 30)
-            assert not result.isError and text(result) == "hello"
-            assert broker.count() == 0, "a read-only tool needs no draft with --allow-read-only"
-            # A tool without the annotation is still held.
-            call = asyncio.create_task(session.call_tool("echo", {"text": "hi"}))
-            pending = await asyncio.to_thread(broker.next_pending)
-            assert pending["action"]["payload"]["tool"] == "echo"
-            await asyncio.to_thread(broker.approve, pending)
-            assert text(await asyncio.wait_for(call, 30)) == "hi"
-
         async with gateway(broker, binaries["countersign"]) as session:
             call = asyncio.create_task(session.call_tool("read_file", {"path": str(note)}))
             pending = await asyncio.to_thread(broker.next_pending)
-            assert pending["action"]["payload"]["tool"] == "read_file", "without the flag it is held too"
+            assert pending["action"]["payload"] == {
+                "tool": "read_file", "server": "files", "arguments": {"path": str(note)},
+                "read_only_hint": True,
+            }, "the server's read-only claim is in the draft, for the reviewer and the policy"
             await asyncio.to_thread(broker.reject, pending, "no")
             assert (await asyncio.wait_for(call, 30)).isError
+            # A tool without the annotation is drafted without the mark.
+            call = asyncio.create_task(session.call_tool("echo", {"text": "hi"}))
+            pending = await asyncio.to_thread(broker.next_pending)
+            assert "read_only_hint" not in pending["action"]["payload"]
+            await asyncio.to_thread(broker.approve, pending)
+            assert text(await asyncio.wait_for(call, 30)) == "hi"
 
     asyncio.run(scenario())
-    assert [c["tool"] for c in calls(broker)] == ["read_file", "echo"]
+    assert [c["tool"] for c in calls(broker)] == ["echo"], "the rejected read-only call never arrived"
+
+
+READ_ONLY_POLICY = """serial = 1
+
+[read_only_tools]
+auto_approve_below = 50
+"""
+
+
+def test_the_signed_policy_rule_approves_a_read_only_call_with_a_signed_decision_and_an_audit_row(binaries, tmp_path):
+    note = tmp_path / "note.txt"
+    note.write_text("hello")
+    with start_broker(binaries, tmp_path, READ_ONLY_POLICY) as broker:
+
+        async def scenario() -> None:
+            async with gateway(broker, binaries["countersign"]) as session:
+                # No human acts: the policy's rule approves, the gateway verifies and forwards.
+                result = await asyncio.wait_for(session.call_tool("read_file", {"path": str(note)}), 30)
+                assert not result.isError and text(result) == "hello", text(result)
+
+        asyncio.run(scenario())
+        [draft] = broker.drafts()
+        assert draft["status"] == "approved"
+        assert draft["action"]["payload"]["read_only_hint"] is True
+        decided = [r for r in broker.audit() if r["action_id"] == draft["id"] and "read_only_tools" in json.dumps(r["detail"])]
+        assert decided, f"an audit row cites the policy rule: {broker.audit()}"
+        assert "policy serial 1" in json.dumps(decided[0]["detail"])
+    assert calls(broker) == [{"tool": "read_file", "arguments": {"path": str(note)}}]
+
+
+def test_a_read_only_claim_on_a_destructive_tool_or_an_unannotated_tool_still_waits_for_a_human(binaries, tmp_path):
+    logs = tmp_path / "app.log"
+    logs.write_text("evidence")
+    with start_broker(binaries, tmp_path, READ_ONLY_POLICY) as broker:
+
+        async def scenario() -> None:
+            async with gateway(broker, binaries["countersign"]) as session:
+                # purge_logs claims readOnlyHint but its name says it deletes (tool.delete, 30
+                # points, below the rule's 50): the contradiction keeps it for a human.
+                call = asyncio.create_task(session.call_tool("purge_logs", {"path": str(logs)}))
+                pending = await asyncio.to_thread(broker.next_pending)
+                assert pending["action"]["payload"]["read_only_hint"] is True
+                assert logs.exists() and calls(broker) == []
+                await asyncio.to_thread(broker.reject, pending, "that is not read-only")
+                result = await asyncio.wait_for(call, 30)
+                assert result.isError and "that is not read-only" in text(result)
+                # A tool without the annotation is never approved by the rule.
+                call = asyncio.create_task(session.call_tool("echo", {"text": "hi"}))
+                pending = await asyncio.to_thread(broker.next_pending)
+                await asyncio.to_thread(broker.reject, pending, "no")
+                assert (await asyncio.wait_for(call, 30)).isError
+
+        asyncio.run(scenario())
+        assert [d["status"] for d in broker.drafts()] == ["rejected", "rejected"]
+        [purge] = [d for d in broker.drafts() if d["action"]["payload"]["tool"] == "purge_logs"]
+        assert [f["id"] for f in purge["risk"]["factors"]] == ["tool.delete"]
+        assert purge["risk"]["score"] < 50, "the score alone would have let it pass"
+    assert logs.exists()
+    assert calls(broker) == []
 
 
 def test_the_server_gets_the_arguments_the_human_approved_not_the_ones_the_model_sent(broker, binaries, tmp_path):

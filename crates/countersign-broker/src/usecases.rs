@@ -425,7 +425,13 @@ impl Broker {
         }
         if let Some(p) = policy {
             let requirement = p.policy.requirement(&agent.name, action.kind, risk.score);
-            if let Some(status) = self.decide_by_policy(&id, p, requirement)? {
+            let read_only = p.policy.read_only_approval(&agent.name, &action, &risk);
+            let requirement = if read_only.is_some() {
+                Requirement::AutoApprove
+            } else {
+                requirement
+            };
+            if let Some(status) = self.decide_by_policy(&id, p, requirement, read_only)? {
                 return Ok(Submitted {
                     id,
                     status,
@@ -653,12 +659,14 @@ impl Broker {
     }
 
     /// Auto-approves or blocks a committed draft when the policy says so: a signed decision
-    /// and an audit row like a human's, with the policy as the reason. `None`: a human decides.
+    /// and an audit row like a human's, with the policy as the reason (and `rule`, the rule
+    /// that decided when it was not the score bands). `None`: a human decides.
     fn decide_by_policy(
         &self,
         id: &str,
         p: &LoadedPolicy,
         requirement: Requirement,
+        rule: Option<String>,
     ) -> Result<Option<Status>, BrokerError> {
         let (status, verdict, why) = match requirement {
             Requirement::AutoApprove => (Status::Approved, Verdict::Approved, "auto-approved"),
@@ -671,8 +679,10 @@ impl Broker {
             .action(id)?
             .ok_or_else(|| BrokerError::NotFound(id.into()))?;
         let reason = format!(
-            "{why} by policy serial {} ({}): risk score {}",
-            p.policy.serial, p.sha256, row.risk.score
+            "{why} by policy serial {} ({}): {}",
+            p.policy.serial,
+            p.sha256,
+            rule.unwrap_or_else(|| format!("risk score {}", row.risk.score))
         );
         self.sign_and_record(&row, status, verdict, Some(reason), now())?;
         Ok(Some(status))

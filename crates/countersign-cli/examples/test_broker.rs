@@ -4,7 +4,7 @@
 //! by design; this helper is the test's stand-in for the human, and it is an example, never
 //! installed.
 //!
-//! `test_broker DIR` prints one JSON line `{"api", "token", "agent", "trust"}` (the agent
+//! `test_broker DIR [POLICY_TOML]` prints one JSON line `{"api", "token", "agent", "trust"}` (the agent
 //! `bot`'s token and a trust file in DIR), then answers one JSON line per command line on stdin:
 //!
 //! - `{"op": "next_pending", "timeout_s": 20}` → `{"id", "digest", "action"}` of a pending
@@ -13,7 +13,12 @@
 //! - `{"op": "approve", "id", "digest"}` / `{"op": "reject", "id", "digest", "reason"}` →
 //!   `{"ok": true}` or `{"error"}`; `{"op": "approve_edited", "id", "digest", "action"}` approves
 //!   the approver's edit of the action (`Broker::decide_edited`);
-//! - `{"op": "count"}` → `{"count": N}`: drafts filed so far.
+//! - `{"op": "count"}` → `{"count": N}`: drafts filed so far; `{"op": "drafts"}` →
+//!   `{"drafts": [{id, status, action, risk}]}`, oldest first; `{"op": "audit"}` →
+//!   `{"rows": [{event, action_id, detail}]}`, the audit log in order.
+//!
+//! With `POLICY_TOML`, the broker runs under that policy, signed by the same key pinned as a
+//! lead (the policy's own rules, e.g. `[read_only_tools]`, then decide without the helper).
 //!
 //! It exits when stdin closes.
 
@@ -43,6 +48,20 @@ fn main() -> Result<()> {
         &trust,
         serde_json::to_vec(&key.trusted_key("ana", "approver"))?,
     )?;
+    let mut config = BrokerConfig::default();
+    if let Some(path) = std::env::args().nth(2) {
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+        let signature = serde_json::to_vec(&countersign_core::policy::sign(&bytes, &key))?;
+        let leads = countersign_core::TrustedKeys::from_keys(vec![key.trusted_key("ana", "lead")])?;
+        let loaded = countersign_broker::policy::load_policy(
+            &store,
+            &bytes,
+            &signature,
+            &leads,
+            countersign_broker::now(),
+        )?;
+        config.policy = Some(Arc::new(loaded));
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     let broker = runtime.block_on(async {
         let b = Broker::headless(
@@ -51,7 +70,7 @@ fn main() -> Result<()> {
                 key,
                 name: "ana".into(),
             },
-            BrokerConfig::default(),
+            config,
         );
         b.spawn_expiry_loop();
         b
@@ -138,6 +157,26 @@ fn command(broker: &Broker, seen: &mut HashSet<String>, line: &str) -> Result<Va
             Ok(json!({"ok": true}))
         }
         "count" => Ok(json!({"count": broker.store().actions(100_000)?.len()})),
+        "drafts" => {
+            let rows = broker.store().actions(100_000)?;
+            let drafts: Vec<Value> = rows
+                .into_iter()
+                .rev()
+                .map(
+                    |r| json!({"id": r.id, "status": r.status, "action": r.action, "risk": r.risk}),
+                )
+                .collect();
+            Ok(json!({ "drafts": drafts }))
+        }
+        "audit" => {
+            let rows: Vec<Value> = broker
+                .store()
+                .audit_rows()?
+                .into_iter()
+                .map(|r| json!({"event": r.event, "action_id": r.action_id, "detail": r.detail}))
+                .collect();
+            Ok(json!({ "rows": rows }))
+        }
         other => Err(anyhow!("unknown op `{other}`")),
     }
 }

@@ -13,9 +13,12 @@
 //! notifications flow. A `notifications/cancelled` for a call still waiting abandons it. A call
 //! that carries a `progressToken` gets `notifications/progress` while it waits.
 //!
-//! With `--allow-read-only`, tools the wrapped server's `tools/list` annotated
-//! `readOnlyHint: true` pass without a draft. Annotations are the server's own claim (the
-//! specification calls them untrusted hints), so this is an opt-in for servers you trust.
+//! Every call is drafted, read-only tools included: a tool the wrapped server's `tools/list`
+//! annotated `readOnlyHint: true` is drafted with `read_only_hint: true` in its payload, and
+//! only the lead-signed policy's `[read_only_tools]` rule may then approve it without a human
+//! (with a signed decision and an audit row citing the policy; see
+//! [`countersign_core::policy::ReadOnlyTools`]). Annotations are the server's own claim (the
+//! specification calls them untrusted hints): the gateway decides nothing from them itself.
 //!
 //! Messages from the client are parsed strictly ([`countersign_core::json::parse_strict`]):
 //! a line with duplicate keys could read as `tools/list` to us and `tools/call` to the server,
@@ -60,9 +63,6 @@ pub struct McpProxyArgs {
     /// Directory of the single-use ledger (default: the platform data dir's `gate/`).
     #[arg(long, env = "COUNTERSIGN_GATE_DIR")]
     state_dir: Option<PathBuf>,
-    /// Let tools annotated `readOnlyHint: true` by the wrapped server run without a draft.
-    #[arg(long)]
-    allow_read_only: bool,
     /// Seconds between progress notifications sent while a call waits for its decision, to
     /// calls that carry a `progressToken` (clients may reset their request timeout on them).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
@@ -90,7 +90,6 @@ struct Shared {
     ledger: Ledger,
     timeout: Duration,
     progress_every: Duration,
-    allow_read_only: bool,
     name: Option<String>,
     fallback_name: String,
     /// Tool name → annotated `readOnlyHint: true`, from every `tools/list` page seen.
@@ -220,7 +219,6 @@ pub(crate) fn mcp_proxy(args: McpProxyArgs) -> Result<std::process::ExitCode> {
         ledger,
         timeout: Duration::from_secs(args.timeout),
         progress_every: Duration::from_secs(args.progress_every),
-        allow_read_only: args.allow_read_only,
         name: args.name.clone(),
         fallback_name,
         read_only: Mutex::default(),
@@ -375,7 +373,7 @@ fn on_client_line(
                 return;
             };
             waiting.retain(|_, h| !h.is_finished());
-            let handle = calls.spawn(gate_call(shared.clone(), message, line));
+            let handle = calls.spawn(gate_call(shared.clone(), message));
             waiting.insert(id.to_string(), handle);
         }
         m if m.get("method").and_then(Value::as_str) == Some("notifications/cancelled") => {
@@ -395,7 +393,7 @@ fn on_client_line(
 
 /// Gates one `tools/call` request: forwards it (with the approved tool and arguments) or answers
 /// the client with the reason it did not run.
-async fn gate_call(shared: Arc<Shared>, request: Value, line: String) {
+async fn gate_call(shared: Arc<Shared>, request: Value) {
     let id = request.get("id").cloned().unwrap_or(Value::Null);
     let params = request.get("params").and_then(Value::as_object);
     let Some(tool) = params
@@ -422,16 +420,12 @@ async fn gate_call(shared: Arc<Shared>, request: Value, line: String) {
             return;
         }
     };
-    if shared.allow_read_only && lock(&shared.read_only).get(&tool) == Some(&true) {
-        tracing::info!(tool, "read-only tool passes without a draft");
-        shared.send_server(line);
-        return;
-    }
+    let read_only = lock(&shared.read_only).get(&tool) == Some(&true);
     let _progress = request
         .pointer("/params/_meta/progressToken")
         .cloned()
         .map(|token| AbortOnDrop(tokio::spawn(report_waiting(shared.clone(), token))));
-    match approve(&shared, &tool, arguments).await {
+    match approve(&shared, &tool, arguments, read_only).await {
         Ok((tool, arguments)) => {
             let mut forwarded = request;
             forwarded["params"]["name"] = tool.into();
@@ -478,13 +472,23 @@ async fn report_waiting(shared: Arc<Shared>, token: Value) {
 
 /// Files the draft, waits for the verified and recorded approval, and returns the tool name and
 /// arguments as signed.
-async fn approve(shared: &Shared, tool: &str, arguments: Value) -> Result<(String, Value)> {
+async fn approve(
+    shared: &Shared,
+    tool: &str,
+    arguments: Value,
+    read_only: bool,
+) -> Result<(String, Value)> {
     let server = shared.server_name();
+    let mut payload = json!({"tool": tool, "server": server, "arguments": arguments});
+    if read_only {
+        // The server's claim, shown to the reviewer; only the policy's rule acts on it.
+        payload["read_only_hint"] = true.into();
+    }
     let draft = Draft::from_value(json!({
         "kind": "tool.call",
         "target": format!("mcp://{server}/{tool}"),
         "summary": format!("MCP tool call: {tool} on {server}"),
-        "payload": {"tool": tool, "server": server, "arguments": arguments},
+        "payload": payload,
     }))
     .context("the call cannot be drafted")?;
     let opts = GateOptions {

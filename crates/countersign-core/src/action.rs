@@ -370,6 +370,13 @@ pub struct ToolCallPayload {
     pub server: Option<String>,
     /// Arguments: a JSON object.
     pub arguments: Value,
+    /// The MCP server's `readOnlyHint` annotation for this tool (MCP `ToolAnnotations`), as
+    /// `countersign mcp-proxy` read it from the server's `tools/list`. The server's claim, not
+    /// a fact: the risk score ignores it, and only a policy's `[read_only_tools]` rule acts on
+    /// it ([`crate::policy::ReadOnlyTools`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub read_only_hint: Option<bool>,
 }
 
 impl Action {

@@ -19,6 +19,9 @@
 //!
 //! [agents.build-bot]                  # per agent, over the kind's and the default
 //! blocked_from = 60
+//!
+//! [read_only_tools]                   # optional (off by default): MCP tools annotated
+//! auto_approve_below = 20             # read-only, scoring < 20, no effect found ([`ReadOnlyTools`])
 //! ```
 //!
 //! The policy is signed by a lead: a DSSE envelope (payload type [`POLICY_PAYLOAD_TYPE`])
@@ -36,6 +39,9 @@ use crate::action::ActionKind;
 use crate::dsse::Envelope;
 use crate::keys::{KeyId, TrustedKeys};
 use crate::risk::RiskContext;
+
+mod read_only;
+pub use read_only::ReadOnlyTools;
 
 /// DSSE payload type of a signed policy.
 pub const POLICY_PAYLOAD_TYPE: &str = "application/vnd.countersign.policy.v1+toml";
@@ -135,6 +141,11 @@ pub struct Policy {
     /// Bands per agent name, over the kind's and the defaults.
     #[serde(default)]
     pub agents: BTreeMap<String, Thresholds>,
+    /// `[read_only_tools]`: tool calls their MCP server annotates read-only, approved by the
+    /// policy below a score (see [`ReadOnlyTools`]). Absent: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub read_only_tools: Option<ReadOnlyTools>,
 }
 
 /// Why a policy was refused. Each message says what to fix.
@@ -223,6 +234,9 @@ impl Policy {
                     )));
                 }
             }
+        }
+        if let Some(rule) = &policy.read_only_tools {
+            rule.validate(text)?;
         }
         Ok(policy)
     }

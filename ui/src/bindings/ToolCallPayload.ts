@@ -17,4 +17,11 @@ server?: string,
 /**
  * Arguments: a JSON object.
  */
-arguments: JsonValue, };
+arguments: JsonValue, 
+/**
+ * The MCP server's `readOnlyHint` annotation for this tool (MCP `ToolAnnotations`), as
+ * `countersign mcp-proxy` read it from the server's `tools/list`. The server's claim, not
+ * a fact: the risk score ignores it, and only a policy's `[read_only_tools]` rule acts on
+ * it ([`crate::policy::ReadOnlyTools`]).
+ */
+read_only_hint?: boolean, };

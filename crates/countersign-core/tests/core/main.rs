@@ -7,6 +7,7 @@ mod drafts;
 mod dsse;
 mod policy;
 mod properties;
+mod read_only_policy;
 mod risk;
 mod secret_key;
 mod vectors;

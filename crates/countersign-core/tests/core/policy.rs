@@ -62,6 +62,36 @@ fn auto_approve_is_off_unless_the_policy_sets_it() {
 )]
 #[case::wrong_type("serial = 1\norg_domains = \"example.com\"\n", 2, "")]
 #[case::missing_serial("org_domains = []\n", 1, "serial")]
+#[case::read_only_tools_zero(
+    "serial = 1\n\n[read_only_tools]\nauto_approve_below = 0\n",
+    4,
+    "auto_approve_below"
+)]
+#[case::read_only_tools_over_101(
+    "serial = 1\n[read_only_tools]\nauto_approve_below = 102\n",
+    3,
+    "auto_approve_below"
+)]
+#[case::read_only_tools_not_a_byte(
+    "serial = 1\n[read_only_tools]\nauto_approve_below = 300\n",
+    3,
+    "auto_approve_below"
+)]
+#[case::read_only_tools_empty_agent(
+    "serial = 1\n[read_only_tools]\nauto_approve_below = 20\nagents = [\"\"]\n",
+    4,
+    "agents"
+)]
+#[case::read_only_tools_unknown_field(
+    "serial = 1\n[read_only_tools]\nauto_approve_under = 20\n",
+    3,
+    "auto_approve_under"
+)]
+#[case::read_only_tools_missing_bound(
+    "serial = 1\n[read_only_tools]\nagents = [\"a\"]\n",
+    2,
+    "auto_approve_below"
+)]
 fn invalid_files_name_the_line_and_the_field(
     #[case] text: &str,
     #[case] line: usize,
