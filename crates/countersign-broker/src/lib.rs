@@ -3,6 +3,8 @@
 //! - [`Broker::submit`]: an agent's draft becomes a committed pending action with a risk score;
 //! - [`Broker::decide`]: a human's approve/reject, re-checked against the store and signed;
 //! - [`Broker::approve_batch`]: several low-risk drafts at once, each re-checked and signed;
+//! - [`Broker::approve_for_cosign`], [`Broker::import_cosign_response`]: co-signing across
+//!   machines (a lead on another machine adds a signature to the same decision body);
 //! - [`Broker::expire_due`]: undecided drafts past their expiry get a signed rejection;
 //! - [`Broker::wait_decision`]: the long-poll behind `GET /v1/actions/{id}/decision`;
 //! - [`http::router`]: the agent API (there is no approve route);
@@ -23,6 +25,7 @@ pub mod policy_watch;
 mod usecases;
 mod webhook;
 
+pub use usecases::cosign::{export_cosign_request, review_cosign_request, sign_cosign_request};
 pub use usecases::{
     register_agent, Broker, BrokerConfig, BrokerError, DecisionInput, LogNotifier, Notifier,
     PendingNotice, Signer, MAX_BATCH,

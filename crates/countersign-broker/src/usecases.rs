@@ -15,7 +15,7 @@ use countersign_core::decision::{
 };
 use countersign_core::digest::action_digest;
 use countersign_core::policy::{LoadedPolicy, Requirement};
-use countersign_core::{review, risk, ApproverKey, Risk, RiskLevel};
+use countersign_core::{review, risk, ApproverKey, Envelope, Risk, RiskLevel};
 use countersign_store::{ActionRow, AgentRow, NewAction, NewDecision, Store, StoreError};
 use tokio::sync::broadcast;
 
@@ -24,6 +24,7 @@ use crate::policy::{PolicyFiles, PolicyState};
 use countersign_core::policy_view::PolicyRefusal;
 
 mod batch;
+pub(crate) mod cosign;
 
 pub use batch::MAX_BATCH;
 
@@ -520,6 +521,15 @@ impl Broker {
             risk: row.risk.clone(),
             action_digest: row.action_digest.clone(),
             callback_url: row.callback_url.clone(),
+            cosign_needed: if decision.is_none() {
+                self.cosign_needed(&row)
+            } else {
+                None
+            },
+            cosign: match (&decision, self.inner.store.awaiting_cosign(id)?) {
+                (None, Some(pending)) => Some(self.cosign_info(&pending)?),
+                _ => None,
+            },
             action: row.action,
             decision,
         })
@@ -630,11 +640,15 @@ impl Broker {
     /// Scores an edit with the policy's context. The agent's history (novelty, bursts) is left
     /// out: the store now holds the draft itself, which would make its own target look familiar.
     fn score(&self, action: &Action) -> Risk {
-        let ctx = self
-            .policy()
+        risk::score_with(action, &self.risk_context())
+    }
+
+    /// What the scorer knows from the policy in force (domains, sensitive patterns), without
+    /// history.
+    fn risk_context(&self) -> risk::RiskContext {
+        self.policy()
             .map(|p| p.policy.risk_context())
-            .unwrap_or_default();
-        risk::score_with(action, &ctx)
+            .unwrap_or_default()
     }
 
     /// Refuses an approval the policy does not allow this approver: a `lead_required` draft
@@ -646,7 +660,7 @@ impl Broker {
         match p.policy.requirement(&row.agent, row.action.kind, row.risk.score) {
             Requirement::LeadRequired if !p.lead_keys.contains(&self.inner.signer.key.key_id()) => {
                 Err(BrokerError::Conflict(format!(
-                    "policy serial {} requires a lead to approve a score of {}; this approver's key is not pinned as a lead",
+                    "policy serial {} requires a lead to approve a score of {}; this approver's key is not pinned as a lead: approve it for co-signing and send the co-sign request to a lead",
                     p.policy.serial, row.risk.score
                 )))
             }
@@ -739,22 +753,20 @@ impl Broker {
         self.sign_and_record_as(row, &signed, status, verdict, reason, t)
     }
 
-    /// Signs a decision over `signed` (the stored action, or the approver's edit of it) and
-    /// records it against `row`, whose stored digest the compare-and-set checks.
-    fn sign_and_record_as(
+    /// The decision body this app's approver signs over `signed` for draft `row`, issued at `t`.
+    fn decision_body(
         &self,
         row: &ActionRow,
         signed: &Signed<'_>,
-        status: Status,
         verdict: Verdict,
         reason: Option<String>,
         t: i64,
-    ) -> Result<DecisionInfo, BrokerError> {
+    ) -> DecisionBody {
         let signer = &self.inner.signer;
-        let body = DecisionBody {
+        DecisionBody {
             v: 1,
             verdict,
-            reason: reason.clone(),
+            reason,
             action_id: row.id.clone(),
             agent: row.agent.clone(),
             action: signed.action.clone(),
@@ -771,19 +783,47 @@ impl Broker {
             iat: t,
             exp: t + DECISION_LIFETIME_S,
             jti: uuid::Uuid::new_v4().to_string(),
-        };
+        }
+    }
+
+    /// Signs a decision over `signed` (the stored action, or the approver's edit of it) and
+    /// records it against `row`, whose stored digest the compare-and-set checks.
+    fn sign_and_record_as(
+        &self,
+        row: &ActionRow,
+        signed: &Signed<'_>,
+        status: Status,
+        verdict: Verdict,
+        reason: Option<String>,
+        t: i64,
+    ) -> Result<DecisionInfo, BrokerError> {
+        let body = self.decision_body(row, signed, verdict, reason, t);
         crash::point(crash::DECIDE_BEFORE_SIGN);
-        let envelope = body.sign(&signer.key);
+        let envelope = body.sign(&self.inner.signer.key);
+        self.record_signed(row, status, &body, envelope, &self.inner.signer.name, t)
+    }
+
+    /// Commits a signed decision (`body` in `envelope`, signed by `approvers`) on `row` with
+    /// its audit row, then tells the UI and the agent's webhook.
+    fn record_signed(
+        &self,
+        row: &ActionRow,
+        status: Status,
+        body: &DecisionBody,
+        envelope: Envelope,
+        approvers: &str,
+        t: i64,
+    ) -> Result<DecisionInfo, BrokerError> {
         self.inner
             .store
             .record_decision(&NewDecision {
                 action_id: &row.id,
                 shown_digest: &row.action_digest,
-                signed_digest: signed.digest,
+                signed_digest: &body.action_digest,
                 status,
-                verdict,
-                reason: reason.as_deref(),
-                approver: &signer.name,
+                verdict: body.verdict,
+                reason: body.reason.as_deref(),
+                approver: approvers,
                 keyid: &body.approver.keyid,
                 jti: &body.jti,
                 envelope: &envelope,
@@ -806,10 +846,10 @@ impl Broker {
             );
         }
         Ok(DecisionInfo {
-            verdict,
-            reason,
-            approver: signer.name.clone(),
-            keyid: body.approver.keyid,
+            verdict: body.verdict,
+            reason: body.reason.clone(),
+            approver: approvers.to_owned(),
+            keyid: body.approver.keyid.clone(),
             decided_at: t,
             envelope,
         })

@@ -14,11 +14,14 @@
 //! - `countersign mcp-proxy -- SERVER…`: an MCP gateway holding each `tools/call` for a signed
 //!   decision;
 //! - `countersign score draft.json` (or `--jsonl`): the risk score and its factors, offline;
-//! - `countersign policy sign policy.toml` / `policy check`: the lead-signed policy.
+//! - `countersign policy sign policy.toml` / `policy check`: the lead-signed policy;
+//! - `countersign cosign export ID` / `cosign sign FILE` / `cosign import FILE`: a lead on
+//!   another machine co-signs a draft the local approver may not approve alone.
 //!
 //! Exit codes: 0 success; 1 not approved / verification failed / error; the executor's own code
 //! when it ran and failed; 2 bad usage (clap).
 
+mod cosign_cmd;
 mod gate_cmd;
 mod hook_cmd;
 mod host_cmd;
@@ -82,6 +85,12 @@ enum Command {
     Agent {
         #[command(subcommand)]
         command: AgentCommand,
+    },
+    /// Co-signing across machines with files: export a draft awaiting a lead's signature,
+    /// sign a request as the lead, import the response.
+    Cosign {
+        #[command(subcommand)]
+        command: cosign_cmd::CosignCommand,
     },
     /// The approver key.
     Key {
@@ -216,6 +225,7 @@ fn main() -> ExitCode {
             policy,
         } => host_cmd::serve(&state, listen, unix_socket, &policy),
         Command::Policy { command } => policy_cmd::run(command),
+        Command::Cosign { command } => cosign_cmd::run(command),
         Command::Agent {
             command:
                 AgentCommand::Add {

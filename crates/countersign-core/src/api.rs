@@ -279,6 +279,86 @@ pub struct ActionDetail {
     pub callback_url: Option<String>,
     /// The decision, once taken.
     pub decision: Option<DecisionInfo>,
+    /// Set when this app's approver cannot approve the draft alone (a policy band needs a
+    /// lead): approving then records a partial signature and waits for a co-signature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub cosign_needed: Option<crate::cosign::Required>,
+    /// Set while an approval of this draft awaits co-signatures: who signed, what is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub cosign: Option<CosignInfo>,
+}
+
+/// One signer of an approval awaiting co-signatures, as pinned in this app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CosignSigner {
+    /// Approver name from the trust entry.
+    pub name: String,
+    /// `approver` or `lead`.
+    pub role: String,
+    /// Key id.
+    pub keyid: String,
+}
+
+/// An approval awaiting co-signatures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CosignInfo {
+    /// The distinct pinned keys whose signatures verified so far.
+    pub signers: Vec<CosignSigner>,
+    /// What the decision needs in all.
+    pub required: crate::cosign::Required,
+    /// What is still missing, in words (e.g. "a signature by a key pinned as `lead`").
+    pub missing: String,
+    /// When the signed body expires (Unix seconds): co-signatures must arrive before.
+    #[ts(type = "number")]
+    pub exp: UnixSeconds,
+}
+
+/// What importing a co-sign response did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+#[ts(export)]
+pub enum CosignOutcome {
+    /// The quorum is met: the multi-signature envelope was recorded and released to the agent.
+    Released {
+        /// The draft.
+        id: String,
+        /// Everyone whose signature counted.
+        signers: Vec<CosignSigner>,
+    },
+    /// Signatures were added; more are needed.
+    Awaiting {
+        /// The draft.
+        id: String,
+        /// The state now.
+        cosign: CosignInfo,
+    },
+}
+
+/// What the co-signer's window shows about a co-sign request, computed locally from the
+/// action in the file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CosignReview {
+    /// The request as read (its `risk` is the origin's claim).
+    pub request: crate::cosign::CosignRequest,
+    /// Diff and impact computed here.
+    pub review: Review,
+    /// Risk scored here (the one to trust).
+    pub risk: Risk,
+    /// Set, loudly worded, when the file's risk differs from the local score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub risk_mismatch: Option<String>,
+    /// Who signed so far, as the signed body names its first approver (a claim: this app may
+    /// not pin that key; the originating app verifies every signature).
+    pub requested_by: String,
+    /// When the signed body expires (Unix seconds).
+    #[ts(type = "number")]
+    pub exp: UnixSeconds,
 }
 
 /// A new agent identity: the token is shown once and only its hash is kept.

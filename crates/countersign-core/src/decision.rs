@@ -244,8 +244,16 @@ fn verify_signed(
     trusted: &TrustedKeys,
 ) -> Result<(DecisionBody, Vec<KeyId>), GateError> {
     let verified = envelope.verify(DECISION_PAYLOAD_TYPE, trusted)?;
-    let value =
-        crate::json::parse_strict(&verified.body).map_err(|e| GateError::Body(e.to_string()))?;
+    Ok((parse_body(&verified.body)?, verified.signers))
+}
+
+/// Parses decision body bytes (strict JSON, version 1, a valid action) and checks that
+/// `action_digest` is the digest of `action`. Says nothing about signatures.
+///
+/// # Errors
+/// [`GateError::Body`] or [`GateError::Digest`].
+pub fn parse_body(bytes: &[u8]) -> Result<DecisionBody, GateError> {
+    let value = crate::json::parse_strict(bytes).map_err(|e| GateError::Body(e.to_string()))?;
     let body: DecisionBody =
         serde_json::from_value(value).map_err(|e| GateError::Body(e.to_string()))?;
     if body.v != 1 {
@@ -261,7 +269,7 @@ fn verify_signed(
             computed,
         });
     }
-    Ok((body, verified.signers))
+    Ok(body)
 }
 
 /// Checks that `signers` (distinct live pinned key ids that verified over `body`, as

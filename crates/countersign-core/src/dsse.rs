@@ -12,7 +12,9 @@ use ed25519_dalek::Signature as EdSignature;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::keys::{ApproverKey, KeyId, TrustedKeys};
+use ed25519_dalek::VerifyingKey;
+
+use crate::keys::{ApproverKey, KeyId, TrustedKey, TrustedKeys};
 
 /// A DSSE envelope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
@@ -129,19 +131,10 @@ impl Envelope {
         let message = pae(&self.payload_type, &body);
         let mut signers: Vec<KeyId> = Vec::new();
         for s in &self.signatures {
-            let Some(sig) = B64
-                .decode(&s.sig)
-                .ok()
-                .and_then(|raw| <[u8; 64]>::try_from(raw).ok())
-                .map(|raw| EdSignature::from_bytes(&raw))
-            else {
-                continue;
-            };
             // Revoked keys are skipped: their signatures count zero.
-            for (pinned, vk) in trusted.live() {
-                if !signers.contains(&pinned.keyid) && vk.verify_strict(&message, &sig).is_ok() {
-                    signers.push(pinned.keyid.clone());
-                }
+            let fresh = trusted.live().filter(|(k, _)| !signers.contains(&k.keyid));
+            if let Some(pinned) = signed_by(fresh, &message, s) {
+                signers.push(pinned.keyid.clone());
             }
         }
         if signers.is_empty() {
@@ -151,6 +144,19 @@ impl Envelope {
         }
         Ok(Verified { body, signers })
     }
+}
+
+/// The first of `keys` whose public key verifies `sig` over `message` (a PAE, see [`pae`])
+/// with `verify_strict`; `None` for a malformed signature or no such key.
+pub fn signed_by<'a>(
+    mut keys: impl Iterator<Item = (&'a TrustedKey, &'a VerifyingKey)>,
+    message: &[u8],
+    sig: &Signature,
+) -> Option<&'a TrustedKey> {
+    let raw = <[u8; 64]>::try_from(B64.decode(&sig.sig).ok()?).ok()?;
+    let sig = EdSignature::from_bytes(&raw);
+    keys.find(|(_, vk)| vk.verify_strict(message, &sig).is_ok())
+        .map(|(k, _)| k)
 }
 
 /// A verified envelope's body and signers.

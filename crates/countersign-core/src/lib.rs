@@ -9,6 +9,7 @@
 //! - [`digest`]: `SHA-256(JCS(action))` per RFC 8785;
 //! - [`diff`], [`review`], [`risk`]: what the reviewer sees (change, impact, score);
 //! - [`dsse`], [`decision`], [`keys`]: the signed decision in a DSSE envelope (Ed25519);
+//! - [`cosign`]: the request and response files of co-signing across machines;
 //! - [`policy`]: the lead-signed policy (domains, sensitive patterns, score thresholds);
 //! - [`policy_view`]: the app's policy view and the "what would change" preview of an edit;
 //! - [`text`]: hidden characters (bidi, zero-width, control);
@@ -16,6 +17,7 @@
 
 pub mod action;
 pub mod api;
+pub mod cosign;
 pub mod crash;
 pub mod decision;
 pub mod diff;

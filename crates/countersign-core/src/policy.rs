@@ -310,6 +310,9 @@ pub struct LoadedPolicy {
     pub signer_names: Vec<String>,
     /// Every key pinned with role `lead` (approvals of `lead_required` drafts need one).
     pub lead_keys: Vec<KeyId>,
+    /// Those keys' trust entries (public keys included): whose co-signatures count when a
+    /// `lead_required` draft is approved by someone else first.
+    pub leads: Vec<crate::keys::TrustedKey>,
 }
 
 /// `sha256:` + lower-case hex of `bytes`.
@@ -374,6 +377,7 @@ impl LoadedPolicy {
             signers: verified.signers,
             signer_names,
             lead_keys,
+            leads: leads.entries(),
         })
     }
 

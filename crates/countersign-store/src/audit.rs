@@ -29,6 +29,12 @@ pub enum AuditEvent {
     /// A policy was refused; the previous one stayed in force (detail: the reason, and the
     /// offered file's sha256 and serial when they could be read).
     PolicyRefused,
+    /// An approver signed a draft that needs more signers; it awaits a co-signature.
+    AwaitingCosign,
+    /// A co-signature was added, the quorum is not met yet.
+    Cosigned,
+    /// An approval awaiting co-signatures expired before the quorum was met.
+    CosignExpired,
 }
 
 impl AuditEvent {
@@ -43,6 +49,9 @@ impl AuditEvent {
             AuditEvent::Delivery => "decision.delivery",
             AuditEvent::PolicyLoaded => "policy.loaded",
             AuditEvent::PolicyRefused => "policy.refused",
+            AuditEvent::AwaitingCosign => "action.awaiting_cosign",
+            AuditEvent::Cosigned => "action.cosigned",
+            AuditEvent::CosignExpired => "action.cosign_expired",
         }
     }
 }

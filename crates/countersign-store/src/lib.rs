@@ -11,6 +11,7 @@
 mod agents;
 mod audit;
 pub mod checkpoint;
+mod cosign;
 mod history;
 mod migrations;
 mod policy;
@@ -24,6 +25,7 @@ use rusqlite::Connection;
 pub use agents::{hash_token, new_token, AgentRow};
 pub use audit::{AuditEvent, AuditRow};
 pub use checkpoint::{AuditProblem, AuditReport, Checkpoint, CHECKPOINT_EVERY};
+pub use cosign::CosignRow;
 pub use policy::{AcceptedPolicy, RecordedPolicy};
 pub use records::{ActionRow, DecisionRow, HistoryRow, NewAction, NewDecision};
 

@@ -93,6 +93,17 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE policy_state ADD COLUMN policy_bytes BLOB;
     ALTER TABLE policy_state ADD COLUMN signature_json TEXT;
     "#,
+    // 6: approvals awaiting a co-signature (a lead on another machine): the signed body and the
+    // signatures so far. The draft stays pending; a decision on it removes the row.
+    r#"
+    CREATE TABLE cosign_pending (
+        action_id     TEXT PRIMARY KEY REFERENCES actions(id),
+        envelope_json TEXT NOT NULL,            -- DSSE envelope: the body and its signatures
+        approvals     INTEGER NOT NULL,         -- distinct approvers required in all
+        lead          INTEGER NOT NULL,         -- 1: one of them must be pinned as lead
+        created_at    INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 pub(crate) fn apply(conn: &mut Connection) -> Result<()> {

@@ -366,6 +366,11 @@ impl Store {
             });
         }
         countersign_core::crash::point(countersign_core::crash::DECIDE_AFTER_CAS);
+        // Any decision ends a wait for co-signatures (a rejection, an expiry, or the quorum).
+        tx.execute(
+            "DELETE FROM cosign_pending WHERE action_id = ?1",
+            [d.action_id],
+        )?;
         let verdict = match d.verdict {
             Verdict::Approved => "approved",
             Verdict::Rejected => "rejected",

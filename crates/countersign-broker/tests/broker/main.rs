@@ -4,6 +4,7 @@
 mod api;
 mod attacks;
 mod batch;
+mod cosign;
 mod decide;
 mod edit;
 mod fixture;

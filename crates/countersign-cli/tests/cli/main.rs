@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
 mod audit;
+mod cosign;
 mod gate_policy;
 mod hook;
 mod mcp;
