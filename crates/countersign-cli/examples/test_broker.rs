@@ -89,6 +89,8 @@ fn main() -> Result<()> {
     writeln!(out, "{hello}")?;
     out.flush()?;
     let mut seen = HashSet::new();
+    // Decisions run in the runtime's context, as in the app, so callbacks are delivered.
+    let _runtime = runtime.enter();
     for line in std::io::stdin().lock().lines() {
         let line = line?;
         if line.trim().is_empty() {

@@ -10,10 +10,17 @@
 //! Output (stdout, exit 0): the documented hook output
 //! `{"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "allow"|"deny",
 //! "permissionDecisionReason": "…", "updatedInput": {…}?}}`. `allow` only after the signed
-//! decision verified against the pinned keys and its single use was recorded; `updatedInput`
-//! carries the approved input when it differs from the tool's. Everything else — rejection,
-//! expiry, a refused signature, a timeout, unreadable input, an unreachable app — is `deny`
-//! with the reason (fail closed).
+//! decision verified against the pinned keys and its single use was recorded. Everything
+//! else — rejection, expiry, a refused signature, a timeout, unreadable input, an unreachable
+//! app — is `deny` with the reason (fail closed).
+//!
+//! An approval *with edits* is by default a `deny` whose reason gives the approved input for
+//! the agent to call again (that call is drafted and approved in its turn): Claude Code has
+//! been seen to drop `updatedInput` silently (anthropics/claude-code#15897 with several hooks,
+//! #32348 in `-p` mode, #47853 for `Edit`, #79321 for `Bash`), and an `allow` whose
+//! `updatedInput` is dropped would run the call as the agent asked, not as approved. With
+//! `--apply-edits`, the hook answers `allow` with `updatedInput` (the whole tool input, as the
+//! hooks reference requires) when the tool can take the edit as its input.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -42,6 +49,11 @@ pub struct ClaudeCodeArgs {
     /// Directory of the single-use ledger (default: the platform data dir's `gate/`).
     #[arg(long, env = "COUNTERSIGN_GATE_DIR")]
     state_dir: Option<PathBuf>,
+    /// Answer an approval with edits as `allow` + `updatedInput` instead of a `deny` that
+    /// gives the agent the approved input to call again. Only for Claude Code versions that
+    /// apply `updatedInput` (some drop it silently and would run the unedited call).
+    #[arg(long)]
+    apply_edits: bool,
 }
 
 /// The hook's answer.
@@ -240,31 +252,52 @@ fn to_draft(e: &Event) -> Result<Draft> {
     Ok(Draft::from_value(value)?)
 }
 
-/// The tool input that performs the approved action, when it differs from what the tool asked.
-fn updated_input(e: &Event, submitted: &Action, approved: &Action) -> Result<Option<Value>> {
+/// The tool and the whole tool input that perform the approved action, when it differs from
+/// what the agent asked: the same tool where it can take the edit as input, `Write` for an
+/// edited `Edit`/`MultiEdit` (the approved action is the file's whole new content).
+fn edited_call(
+    e: &Event,
+    submitted: &Action,
+    approved: &Action,
+) -> Result<Option<(String, Value)>> {
     if submitted == approved {
         return Ok(None);
     }
+    let field = |key: &str| {
+        approved
+            .payload
+            .get(key)
+            .cloned()
+            .ok_or_else(|| anyhow!("the approved {} has no `{key}`", approved.kind.as_str()))
+    };
     let mut input = e.tool_input.clone();
-    match (e.tool_name.as_str(), approved.kind) {
+    let tool = match (e.tool_name.as_str(), approved.kind) {
         ("Bash", ActionKind::ShellExec) => {
-            let script = approved.payload.get("script").and_then(Value::as_str).ok_or_else(|| anyhow!("the approved command is not a script"))?;
+            let script = approved.payload.get("script").and_then(Value::as_str);
+            let script = script.ok_or_else(|| anyhow!("the approved command is not a script"))?;
             input.insert("command".into(), script.into());
+            "Bash"
         }
-        ("Write", ActionKind::FileWrite) => {
-            for k in ["file_path", "content"] {
-                let key = if k == "file_path" { "path" } else { k };
-                let v = approved.payload.get(key).cloned().ok_or_else(|| anyhow!("approved file.write has no {key}"))?;
-                input.insert(k.into(), v);
-            }
+        ("Write" | "Edit" | "MultiEdit", ActionKind::FileWrite) => {
+            input = Map::new();
+            input.insert("file_path".into(), field("path")?);
+            input.insert("content".into(), field("content")?);
+            "Write"
+        }
+        ("WebFetch", ActionKind::HttpRequest) => {
+            input.insert("url".into(), field("url")?);
+            "WebFetch"
         }
         (name, ActionKind::ToolCall) if !matches!(name, "Bash" | "Write" | "Edit" | "MultiEdit" | "WebFetch") => {
-            let args = approved.payload.get("arguments").and_then(Value::as_object).cloned().ok_or_else(|| anyhow!("approved arguments are not an object"))?;
-            input = args;
+            input = field("arguments")?
+                .as_object()
+                .cloned()
+                .ok_or_else(|| anyhow!("approved arguments are not an object"))?;
+            name
         }
         (name, _) => bail!("the approver edited this {name} call in a way the tool cannot take as input; ask the agent to redo it"),
-    }
-    Ok(Some(Value::Object(input)))
+    };
+    Ok(Some((tool.to_owned(), Value::Object(input))))
 }
 
 fn gate(args: &ClaudeCodeArgs, stdin: &[u8]) -> Result<Value> {
@@ -284,16 +317,27 @@ fn gate(args: &ClaudeCodeArgs, stdin: &[u8]) -> Result<Value> {
         quorum: Default::default(),
     };
     let approved = runtime.block_on(run_gated(&client, &draft, &trusted, &ledger, opts))?;
-    let update = updated_input(&event, &draft.action(), &approved.body.action)?;
-    let reason = format!(
-        "Approved in Countersign by {} (draft {}{})",
-        approved.body.approver.name,
-        approved.body.action_id,
-        if update.is_some() {
-            ", edited by the approver"
-        } else {
-            ""
-        }
-    );
-    Ok(answer("allow", &reason, update))
+    let approver = &approved.body.approver.name;
+    let id = &approved.body.action_id;
+    Ok(
+        match edited_call(&event, &draft.action(), &approved.body.action)? {
+            None => answer(
+                "allow",
+                &format!("Approved in Countersign by {approver} (draft {id})"),
+                None,
+            ),
+            Some((tool, input)) if args.apply_edits && tool == event.tool_name => answer(
+                "allow",
+                &format!("Approved in Countersign by {approver} (draft {id}), edited by the approver"),
+                Some(input),
+            ),
+            Some((tool, input)) => answer(
+                "deny",
+                &format!(
+                    "Countersign: {approver} approved this call only with edits (draft {id}), so it was not run as asked. To run what was approved, call {tool} again with exactly this input: {input}"
+                ),
+                None,
+            ),
+        },
+    )
 }

@@ -13,6 +13,16 @@ use crate::World;
 /// Runs the hook on `event` (a file in hook_events/, `{{DIR}}` replaced by the world's dir);
 /// `decide` gets (id, digest) once the draft is pending. Returns the parsed stdout.
 fn run_hook(w: &World, event: &str, decide: impl FnOnce(&World, &str, &str)) -> Value {
+    run_hook_with(w, event, &[], decide)
+}
+
+/// [`run_hook`] with `extra` arguments for the hook.
+fn run_hook_with(
+    w: &World,
+    event: &str,
+    extra: &[&str],
+    decide: impl FnOnce(&World, &str, &str),
+) -> Value {
     let raw = std::fs::read_to_string(format!(
         "{}/tests/cli/hook_events/{event}",
         env!("CARGO_MANIFEST_DIR")
@@ -25,6 +35,7 @@ fn run_hook(w: &World, event: &str, decide: impl FnOnce(&World, &str, &str)) -> 
         .arg(w.path("trust.json"))
         .args(["--api", &w.base, "--timeout", "30", "--state-dir"])
         .arg(w.path("gate"))
+        .args(extra)
         .env("COUNTERSIGN_TOKEN", &w.token)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -180,4 +191,79 @@ fn unreadable_input_and_an_unreachable_app_are_denied() {
                 .unwrap();
         assert_eq!(decision(&v).0, "deny", "fail closed for {stdin} via {api}");
     }
+}
+
+/// Approves the pending draft with `edit` applied to its action's payload.
+fn approve_edited(w: &World, id: &str, digest: &str, edit: impl FnOnce(&mut Value)) {
+    let mut action = w.broker.store().action(id).unwrap().unwrap().action;
+    edit(&mut action.payload);
+    w.broker.decide_edited(id, digest, action).unwrap();
+}
+
+#[test]
+fn an_approval_with_edits_is_denied_with_the_approved_input_to_call_again() {
+    let w = World::new();
+    let out = run_hook(&w, "bash.json", |w, id, d| {
+        approve_edited(w, id, d, |p| p["script"] = "rm -rf build/tmp".into());
+    });
+    let (verdict, reason) = decision(&out);
+    assert_eq!(
+        verdict, "deny",
+        "an edit is not run through updatedInput by default: Claude Code may drop it and run the unedited call"
+    );
+    assert!(
+        out["hookSpecificOutput"].get("updatedInput").is_none(),
+        "{out}"
+    );
+    assert!(reason.contains("call Bash again"), "{reason}");
+    assert!(
+        reason.contains(r#""command":"rm -rf build/tmp""#),
+        "the reason carries the approved input: {reason}"
+    );
+    assert!(
+        !reason.contains("make release"),
+        "not the unedited command: {reason}"
+    );
+}
+
+#[test]
+fn with_apply_edits_an_edited_command_is_allowed_with_the_whole_updated_input() {
+    let w = World::new();
+    let out = run_hook_with(&w, "bash.json", &["--apply-edits"], |w, id, d| {
+        approve_edited(w, id, d, |p| p["script"] = "rm -rf build/tmp".into());
+    });
+    let (verdict, reason) = decision(&out);
+    assert_eq!(verdict, "allow", "{reason}");
+    assert_eq!(
+        out["hookSpecificOutput"]["updatedInput"],
+        serde_json::json!({
+            "command": "rm -rf build/tmp",
+            "description": "Clean and rebuild the release artifacts",
+            "timeout": 120000
+        }),
+        "updatedInput replaces the whole tool input, so the untouched fields stay"
+    );
+}
+
+#[test]
+fn an_edited_edit_is_denied_even_with_apply_edits_and_names_the_write_to_make() {
+    let w = World::new();
+    std::fs::write(w.path("app.toml"), "name = \"app\"\nlog_level = \"info\"\n").unwrap();
+    let out = run_hook_with(&w, "edit.json", &["--apply-edits"], |w, id, d| {
+        approve_edited(w, id, d, |p| {
+            p["content"] = "name = \"app\"\nlog_level = \"warn\"\n".into()
+        });
+    });
+    let (verdict, reason) = decision(&out);
+    assert_eq!(
+        verdict, "deny",
+        "an Edit cannot take a whole file as its input"
+    );
+    assert!(reason.contains("call Write again"), "{reason}");
+    assert!(reason.contains(r#"log_level = \"warn\""#), "{reason}");
+    assert_eq!(
+        std::fs::read_to_string(w.path("app.toml")).unwrap(),
+        "name = \"app\"\nlog_level = \"info\"\n",
+        "the hook itself never writes"
+    );
 }
