@@ -194,6 +194,8 @@ mod tests {
             action,
             callback_url: None,
             decision: None,
+            cosign_needed: None,
+            cosign: None,
         }
     }
 
