@@ -242,12 +242,22 @@ pub fn review(action: &Action) -> Review {
                 None => t.tool.clone(),
             };
             let old = action.before.as_ref().map(pretty).unwrap_or_default();
+            let mut impact = vec![item("Tool", label.clone(), false)];
+            if t.read_only_hint == Some(true) {
+                // The MCP server's annotation: shown as its claim, flagged because a policy
+                // rule may act on it ([`crate::policy::ReadOnlyTools`]).
+                impact.push(item(
+                    "Server claims",
+                    "read-only (readOnlyHint; not verified)",
+                    true,
+                ));
+            }
             Review {
                 change: Change::Json {
-                    label: label.clone(),
+                    label,
                     diff: TextDiff::compute(&old, &pretty(&t.arguments)),
                 },
-                impact: vec![item("Tool", label, false)],
+                impact,
             }
         }
     }

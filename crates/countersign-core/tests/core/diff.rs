@@ -63,3 +63,38 @@ fn a_shell_command_is_shown_argument_by_argument() {
         other => panic!("expected a command view, got {other:?}"),
     }
 }
+
+#[test]
+fn a_tool_calls_read_only_claim_is_shown_as_the_servers_claim() {
+    let call = |hint: serde_json::Value| {
+        let mut payload = serde_json::json!({"tool": "read_file", "server": "files", "arguments": {"path": "/a"}});
+        if !hint.is_null() {
+            payload["read_only_hint"] = hint;
+        }
+        review(
+            &crate::draft(
+                serde_json::json!({"kind": "tool.call", "target": "mcp://files/read_file",
+                "summary": "s", "payload": payload}),
+            )
+            .action(),
+        )
+        .impact
+    };
+    let claimed = call(serde_json::json!(true));
+    let line = claimed
+        .iter()
+        .find(|i| i.label == "Server claims")
+        .expect("the claim is in the impact panel");
+    assert!(
+        line.value.contains("not verified") && line.flagged,
+        "{line:?}"
+    );
+    for hint in [serde_json::json!(false), serde_json::Value::Null] {
+        assert!(
+            call(hint.clone())
+                .iter()
+                .all(|i| i.label != "Server claims"),
+            "no claim shown for {hint}"
+        );
+    }
+}
