@@ -146,8 +146,11 @@ export function PolicyInForceView({ p, path }: { p: PolicyInForce; path?: string
 
 /** What the preview found: counts per band before → after, and the drafts that move. */
 export function PreviewResult({ preview }: { preview: PolicyPreview }) {
+  const box = useRef<HTMLDivElement>(null);
+  // A new preview scrolls into view: it is what the lead must read before signing.
+  useEffect(() => box.current?.scrollIntoView?.({ block: "nearest" }), [preview]);
   return (
-    <div className="policy-preview" data-testid="policy-preview-result">
+    <div className="policy-preview" ref={box} data-testid="policy-preview-result">
       <p>
         Rescored the last <strong>{preview.scored}</strong> drafts:{" "}
         <strong data-testid="policy-moves-count">{preview.moves.length}</strong> move between bands
@@ -257,7 +260,7 @@ function PolicyEditor({
         className="policy-text"
         data-testid="policy-text"
         spellCheck={false}
-        rows={14}
+        rows={10}
         value={text}
         onChange={(e) => setText(e.target.value)}
       />
@@ -333,6 +336,14 @@ export function PolicyPanel({ view, preview, sign, onClose }: Props) {
         <h2 id={titleId}>Policy</h2>
         {view === null ? (
           <p className="muted">Loading…</p>
+        ) : inForce && editing ? (
+          // While editing, the policy in force folds away so the editor and its preview fit.
+          <details className="policy-folded">
+            <summary>
+              The policy in force: serial {inForce.policy.serial}
+            </summary>
+            <PolicyInForceView p={inForce} path={view.path} />
+          </details>
         ) : inForce ? (
           <PolicyInForceView p={inForce} path={view.path} />
         ) : (

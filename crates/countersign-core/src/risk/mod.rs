@@ -14,7 +14,8 @@
 //! - [`shell`], [`sql`], [`tool`]: destructive or irreversible effects (parsed, not grepped);
 //! - [`size`]: blast radius (recipients, principals, size of the change);
 //! - [`novelty`]: first contact with a target, recipient or host; bursts;
-//! - [`hidden`]: bidirectional and invisible characters.
+//! - [`hidden`]: bidirectional and invisible characters;
+//! - [`injection`]: instructions addressed to an AI agent planted in content.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -26,6 +27,7 @@ pub mod access;
 pub mod audience;
 pub mod exposure;
 pub mod hidden;
+pub mod injection;
 pub mod novelty;
 pub mod shell;
 pub mod size;
@@ -284,6 +286,7 @@ pub fn score_with(action: &Action, ctx: &RiskContext) -> Risk {
         }
     }
     hidden::detect(action, &mut s);
+    injection::detect(action, &mut s);
     s.finish()
 }
 

@@ -6,6 +6,7 @@ mod audience;
 mod corpus;
 mod destructive;
 mod exposure;
+mod injection;
 mod novelty;
 mod tool;
 
