@@ -40,8 +40,11 @@ step "Python: the verifier on the shared decision vectors, the SDK and the MCP g
 PYTHONPATH="$root/clients/python/src" PYTHONDONTWRITEBYTECODE=1 \
   python3 -m pytest -q -p no:cacheprovider clients/python 2>&1 | tee "$logs/pytest.log"
 
-step "Python: the SDK's types (mypy --strict, clients/python/pyproject.toml)"
+step "Python: the SDK's types (mypy --strict, clients/python/pyproject.toml), and as installed by pip in a clean venv (py.typed)"
 (cd clients/python && python3 -m mypy)
+python3 -m venv "$logs/venv"
+"$logs/venv/bin/pip" install -q --disable-pip-version-check ./clients/python
+python3 -m mypy --strict --python-executable "$logs/venv/bin/python" clients/python/tests/typed_consumer.py
 
 step "generated TypeScript bindings match the Rust types"
 if [ -n "$(git status --porcelain -- ui/src/bindings)" ]; then
