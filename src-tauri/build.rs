@@ -16,6 +16,11 @@ fn main() {
         "policy_view",
         "preview_policy",
         "sign_policy",
+        "approve_for_cosign",
+        "export_cosign",
+        "review_cosign",
+        "sign_cosign",
+        "import_cosign",
     ];
     if let Err(e) = tauri_build::try_build(
         tauri_build::Attributes::new()

@@ -18,7 +18,7 @@ const QUEUE_LIMIT: u32 = 10_000;
 /// Most history rows sent at once.
 const HISTORY_LIMIT: u32 = 1_000;
 
-fn main_window_only(window: &WebviewWindow) -> Result<(), ApiError> {
+pub(crate) fn main_window_only(window: &WebviewWindow) -> Result<(), ApiError> {
     if window.label() == "main" {
         Ok(())
     } else {
@@ -29,7 +29,7 @@ fn main_window_only(window: &WebviewWindow) -> Result<(), ApiError> {
     }
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     broker: &Broker,
     f: impl FnOnce(Broker) -> Result<T, BrokerError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -86,7 +86,7 @@ pub async fn get_action(
 ///
 /// # Errors
 /// [`ErrorCode::Cancelled`] unless the approver pressed Approve; broker errors reading the draft.
-async fn second_step(
+pub(crate) async fn second_step(
     window: &WebviewWindow,
     broker: &Broker,
     id: &str,

@@ -8,6 +8,7 @@
 
 mod commands;
 mod confirm;
+mod cosign;
 mod notify;
 
 use std::net::SocketAddr;
@@ -166,6 +167,11 @@ fn start(args: AppArgs) -> anyhow::Result<()> {
             commands::policy_view,
             commands::preview_policy,
             commands::sign_policy,
+            cosign::approve_for_cosign,
+            cosign::export_cosign,
+            cosign::review_cosign,
+            cosign::sign_cosign,
+            cosign::import_cosign,
         ])
         .setup({
             let broker = broker.clone();

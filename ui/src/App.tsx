@@ -10,6 +10,7 @@ import type { PolicyView } from "./bindings/PolicyView";
 import type { QueueEvent } from "./bindings/QueueEvent";
 import { AddAgentDialog } from "./components/AddAgentDialog";
 import { BatchSheet } from "./components/BatchSheet";
+import { CosignSheet } from "./components/CosignSheet";
 import { Detail } from "./components/Detail";
 import { ErrorBanner } from "./components/ErrorBanner";
 import { Header } from "./components/Header";
@@ -201,6 +202,22 @@ export function App() {
     (id: string, digest: string, reason: string) => decide(id, api.reject(id, digest, reason)),
     [decide],
   );
+  const approveForCosign = useCallback(
+    (id: string, digest: string) => decide(id, api.approveForCosign(id, digest)),
+    [decide],
+  );
+  const [cosignOpen, setCosignOpen] = useState(false);
+  const cosignFiles = useMemo(
+    () => ({
+      exportRequest: api.exportCosign,
+      importResponse: api.importCosign,
+      onChanged: () => {
+        if (openRef.current) void loadDetail(openRef.current);
+        void loadList();
+      },
+    }),
+    [loadDetail, loadList],
+  );
 
   const toggleSelected = useCallback((id: string) => {
     setSelected((s) => {
@@ -255,7 +272,7 @@ export function App() {
   const selectedCountRef = useRef(0);
   selectedCountRef.current = selectedIds.size;
   useEffect(() => {
-    if (addingAgent || showKeys || batchOpen || showPolicy) return;
+    if (addingAgent || showKeys || batchOpen || showPolicy || cosignOpen) return;
     const onKey = (e: KeyboardEvent) => {
       if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || isTypingTarget(e.target)) return;
       const rows = orderedRef.current;
@@ -304,7 +321,7 @@ export function App() {
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [addingAgent, showKeys, batchOpen, showPolicy, open, toggleSelected]);
+  }, [addingAgent, showKeys, batchOpen, showPolicy, cosignOpen, open, toggleSelected]);
 
   const pending = actions ? actions.filter((a) => a.status === "pending").length : null;
 
@@ -316,6 +333,7 @@ export function App() {
         onAddAgent={() => setAddingAgent(true)}
         policySerial={policy === null ? undefined : (policy.in_force?.policy.serial ?? null)}
         onPolicy={() => setShowPolicy(true)}
+        onCosign={() => setCosignOpen(true)}
       />
       {policy && <PolicyBanner view={policy} onOpen={() => setShowPolicy(true)} />}
       {error && <ErrorBanner error={error} onDismiss={() => setError(null)} />}
@@ -391,6 +409,8 @@ export function App() {
               onApprove={approve}
               onApproveEdited={approveEdited}
               onReject={reject}
+              onApproveForCosign={approveForCosign}
+              cosignFiles={cosignFiles}
             />
           )}
         </div>
@@ -409,6 +429,7 @@ export function App() {
           onClose={() => setShowPolicy(false)}
         />
       )}
+      {cosignOpen && <CosignSheet review={api.reviewCosign} sign={api.signCosign} onClose={() => setCosignOpen(false)} />}
       {batchOpen && (
         <BatchSheet
           drafts={selectedDrafts}

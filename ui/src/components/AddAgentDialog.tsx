@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, useState, type FormEvent } from "react";
+import { useEffect, useId, useRef, useState, type FormEvent, type RefObject } from "react";
 import type { NewAgent } from "../bindings/NewAgent";
 
 /** Agent names as the broker accepts them. */
@@ -44,6 +44,23 @@ export function keepFocusInside(root: HTMLElement, e: KeyboardEvent) {
     e.preventDefault();
     (e.shiftKey ? last : first).focus();
   }
+}
+
+/**
+ * A modal's keys: Escape closes it (unless `busy`), Tab keeps the focus inside `modal`.
+ */
+export function useModalKeys(modal: RefObject<HTMLElement | null>, busy: boolean, onClose: () => void) {
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape" && !busy) {
+        e.preventDefault();
+        onClose();
+      }
+      if (e.key === "Tab" && modal.current) keepFocusInside(modal.current, e);
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [modal, busy, onClose]);
 }
 
 /**

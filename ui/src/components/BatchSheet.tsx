@@ -1,7 +1,7 @@
 import { useEffect, useId, useMemo, useRef } from "react";
 import type { ActionSummary } from "../bindings/ActionSummary";
 import { BATCH_MAX, targetUnion } from "../lib/batch";
-import { keepFocusInside } from "./AddAgentDialog";
+import { useModalKeys } from "./AddAgentDialog";
 import { SafeText } from "./SafeText";
 
 type Props = {
@@ -31,17 +31,7 @@ export function BatchSheet({ drafts, busy, onConfirm, onCancel }: Props) {
     cancel.current?.focus();
     return () => opener?.focus();
   }, []);
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape" && !busy) {
-        e.preventDefault();
-        onCancel();
-      }
-      if (e.key === "Tab" && modal.current) keepFocusInside(modal.current, e);
-    };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, [busy, onCancel]);
+  useModalKeys(modal, busy, onCancel);
 
   const n = drafts.length;
   return (

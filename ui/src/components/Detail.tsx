@@ -1,11 +1,13 @@
 import { useEffect, useMemo, useRef, useState } from "react";
 import type { Action } from "../bindings/Action";
 import type { ActionDetail } from "../bindings/ActionDetail";
+import type { CosignOutcome } from "../bindings/CosignOutcome";
 import { grantFlags } from "../lib/grants";
 import { countHidden } from "../lib/hidden";
 import { countLookalikes } from "../lib/lookalike";
 import { absolute, age, untilExpiry } from "../lib/time";
 import { ChangeView } from "./ChangeView";
+import { CosignPanel } from "./CosignPanel";
 import { DecidePanel, type DecideCommand } from "./DecidePanel";
 import { EditPanel, type EditState } from "./EditPanel";
 import { DecisionPanel } from "./DecisionPanel";
@@ -22,6 +24,14 @@ type Props = {
   /** Approve the reviewer's edit; `actionDigest` is the digest shown before editing. */
   onApproveEdited: (id: string, actionDigest: string, action: Action) => void;
   onReject: (id: string, actionDigest: string, reason: string) => void;
+  /** Approve as the first signer of a draft that needs a lead this approver is not. */
+  onApproveForCosign?: (id: string, actionDigest: string) => void;
+  /** Co-sign file operations for a draft awaiting co-signature. */
+  cosignFiles?: {
+    exportRequest: (id: string) => Promise<string>;
+    importResponse: (text: string) => Promise<CosignOutcome>;
+    onChanged: () => void;
+  };
   /** A keyboard command from the app (`a`, `r`, `e`), with a counter so repeats are seen. */
   command?: { key: "approve" | "reject" | "edit"; n: number } | null;
 };
@@ -36,7 +46,17 @@ function markdownOf(action: Action): string | undefined {
 }
 
 /** Right pane: everything about one draft, and the decision controls while it is pending. */
-export function Detail({ detail, now, busy, onApprove, onApproveEdited, onReject, command }: Props) {
+export function Detail({
+  detail,
+  now,
+  busy,
+  onApprove,
+  onApproveEdited,
+  onReject,
+  onApproveForCosign,
+  cosignFiles,
+  command,
+}: Props) {
   const s = detail.summary;
   // Everything the agent sent: summary, target, payload and its claimed current state.
   const hidden = useMemo(() => countHidden(detail.action), [detail.action]);
@@ -67,6 +87,9 @@ export function Detail({ detail, now, busy, onApprove, onApproveEdited, onReject
   const review = preview?.review ?? detail.review;
   const shownAction = preview && edit?.action ? edit.action : detail.action;
   const editBlocked = editing && (edit === null || edit.preview === null);
+  // A draft that needs a lead this approver is not: approving signs first and waits.
+  const viaCosign = !editing && detail.cosign_needed != null && onApproveForCosign !== undefined;
+  const awaitingCosign = detail.cosign != null;
 
   return (
     <article className="detail" data-testid="detail" data-id={s.id} aria-label="Draft">
@@ -171,6 +194,22 @@ export function Detail({ detail, now, busy, onApprove, onApproveEdited, onReject
         <ChangeView change={review.change} grantFlags={preview ? undefined : flags} markdown={markdownOf(shownAction)} />
       </section>
 
+      {pending && detail.cosign && cosignFiles && (
+        <CosignPanel
+          id={s.id}
+          cosign={detail.cosign}
+          exportRequest={cosignFiles.exportRequest}
+          importResponse={cosignFiles.importResponse}
+          onChanged={cosignFiles.onChanged}
+        />
+      )}
+      {pending && detail.cosign_needed && !detail.cosign && (
+        <p className="note" data-testid="cosign-needed">
+          The policy requires a lead for this draft and your key is not pinned as one: approving signs it and keeps it
+          pending until a lead co-signs.
+        </p>
+      )}
+
       {detail.decision && <DecisionPanel decision={detail.decision} draftDigest={digest} />}
       {!detail.decision && s.status === "expired" && (
         <section className="panel decision" data-testid="decision">
@@ -186,12 +225,13 @@ export function Detail({ detail, now, busy, onApprove, onApproveEdited, onReject
             level={risk.level}
             expired={now >= s.expires_at}
             busy={busy}
-            approveBlocked={editBlocked}
-            approveLabel={editing ? "Approve edit" : "Approve"}
+            approveBlocked={editBlocked || awaitingCosign}
+            approveLabel={editing ? "Approve edit" : viaCosign ? "Approve, ask a lead to co-sign" : "Approve"}
             command={decideCommand}
-            onEdit={editing ? undefined : () => setEditing(true)}
+            onEdit={editing || awaitingCosign ? undefined : () => setEditing(true)}
             onApprove={() => {
               if (editing && edit?.action && edit.preview) onApproveEdited(s.id, digest, edit.action);
+              else if (viaCosign) onApproveForCosign?.(s.id, digest);
               else if (!editing) onApprove(s.id, digest);
             }}
             onReject={(reason) => onReject(s.id, digest, reason)}

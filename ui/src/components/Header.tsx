@@ -13,9 +13,11 @@ type Props = {
   /** Serial of the policy in force (`null`: none, `undefined`: not loaded yet). */
   policySerial?: number | null;
   onPolicy: () => void;
+  /** Open the co-signing sheet (sign a request from another machine). */
+  onCosign?: () => void;
 };
 
-export function Header({ info, pending, onAddAgent, policySerial, onPolicy }: Props) {
+export function Header({ info, pending, onAddAgent, policySerial, onPolicy, onCosign }: Props) {
   return (
     <header className="app-header">
       <h1 className="app-name">Countersign</h1>
@@ -46,6 +48,11 @@ export function Header({ info, pending, onAddAgent, policySerial, onPolicy }: Pr
       >
         Policy{policySerial != null ? ` · serial ${policySerial}` : policySerial === null ? " · none" : ""}
       </button>
+      {onCosign && (
+        <button type="button" className="btn" data-testid="open-cosign" title="sign a co-sign request from another machine" onClick={onCosign}>
+          Co-sign…
+        </button>
+      )}
       <button type="button" className="btn" data-testid="add-agent" onClick={onAddAgent}>
         Add agent
       </button>

@@ -7,7 +7,7 @@ import type { PolicyView } from "../bindings/PolicyView";
 import type { Requirement } from "../bindings/Requirement";
 import { toApiError } from "../lib/api";
 import { bandRange, REQUIREMENT_LABEL, REQUIREMENT_MEANING, thresholdFields, withNextSerial } from "../lib/policy";
-import { keepFocusInside } from "./AddAgentDialog";
+import { useModalKeys } from "./AddAgentDialog";
 import { shortKeyId } from "./Header";
 
 type Props = {
@@ -310,17 +310,7 @@ export function PolicyPanel({ view, preview, sign, onClose }: Props) {
     close.current?.focus();
     return () => opener?.focus();
   }, []);
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape" && !busy) {
-        e.preventDefault();
-        onClose();
-      }
-      if (e.key === "Tab" && modal.current) keepFocusInside(modal.current, e);
-    };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, [busy, onClose]);
+  useModalKeys(modal, busy, onClose);
 
   const inForce = view?.in_force;
   return (

@@ -10,6 +10,9 @@ import type { ApiError } from "../bindings/ApiError";
 import type { AppInfo } from "../bindings/AppInfo";
 import type { BatchDraft } from "../bindings/BatchDraft";
 import type { BatchResult } from "../bindings/BatchResult";
+import type { CosignInfo } from "../bindings/CosignInfo";
+import type { CosignOutcome } from "../bindings/CosignOutcome";
+import type { CosignReview } from "../bindings/CosignReview";
 import type { DecisionInfo } from "../bindings/DecisionInfo";
 import type { EditPreview } from "../bindings/EditPreview";
 import type { ErrorCode } from "../bindings/ErrorCode";
@@ -112,3 +115,23 @@ export const POLICY_CHANGED = "policy-changed";
  * own; the others stay pending and are listed in `refused` with the reason.
  */
 export const approveBatch = (drafts: BatchDraft[]) => call<BatchResult>("approve_batch", { drafts });
+
+/**
+ * Approves a draft the policy reserves to a lead this approver is not: Rust signs it as the
+ * first signer and keeps it pending, awaiting a lead's co-signature.
+ */
+export const approveForCosign = (id: string, actionDigest: string) =>
+  call<CosignInfo>("approve_for_cosign", { id, actionDigest });
+
+/** Writes draft `id`'s co-sign request to the app's co-sign directory; resolves to its path. */
+export const exportCosign = (id: string) => call<string>("export_cosign", { id });
+
+/** The lead's view of a co-sign request file's text: checked, with a risk score computed here. */
+export const reviewCosign = (text: string) => call<CosignReview>("review_cosign", { text });
+
+/** Co-signs a request (after a native confirmation); resolves to the response file's path. */
+export const signCosign = (text: string, actionDigest: string) =>
+  call<string>("sign_cosign", { text, actionDigest });
+
+/** Imports a co-sign response file's text; the envelope is released when the quorum is met. */
+export const importCosign = (text: string) => call<CosignOutcome>("import_cosign", { text });
