@@ -13,7 +13,8 @@ use crate::Signer;
 /// Default agent API address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7823";
 
-/// Why start-up failed.
+/// Why start-up failed. Each message already includes its cause, so no variant reports the
+/// cause again as `source()` (an error chain printed with `{:#}` would say it twice).
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// No data dir could be determined or created.
@@ -25,29 +26,35 @@ pub enum StartError {
         message: String,
     },
     /// The database failed to open.
-    #[error("database {path}: {source}")]
+    #[error("database {path}: {cause}")]
     Store {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: countersign_store::StoreError,
+        cause: countersign_store::StoreError,
     },
     /// The approver key could not be loaded or created.
     #[error("approver key: {0}")]
-    Key(#[from] keystore::KeyStoreError),
+    Key(keystore::KeyStoreError),
     /// The listen address is not loopback.
     #[error(
         "refusing to listen on {0}: the agent API is bound to loopback only (127.0.0.0/8 or ::1)"
     )]
     NotLoopback(SocketAddr),
     /// Binding failed.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {cause}")]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
+}
+
+impl From<keystore::KeyStoreError> for StartError {
+    fn from(e: keystore::KeyStoreError) -> Self {
+        StartError::Key(e)
+    }
 }
 
 /// The data dir: `explicit` if given, else the platform data dir (`directories`, e.g.
@@ -87,7 +94,7 @@ pub fn open_store(dir: &Path) -> Result<Arc<Store>, StartError> {
     let path = dir.join(DB_FILE);
     Store::open(&path)
         .map(Arc::new)
-        .map_err(|source| StartError::Store { path, source })
+        .map_err(|cause| StartError::Store { path, cause })
 }
 
 /// Loads (or creates) the approver key and names the approver: `approver` if given, else
@@ -125,5 +132,5 @@ pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, StartErro
     }
     tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|source| StartError::Bind { addr, source })
+        .map_err(|cause| StartError::Bind { addr, cause })
 }

@@ -11,6 +11,7 @@ mod policy;
 mod quorum;
 mod rotate;
 mod score;
+mod start_errors;
 #[cfg(unix)]
 mod transport;
 
