@@ -84,12 +84,14 @@ export async function cli(args, opts) {
 }
 
 /**
- * Starts `countersign exec` in the background (the agent's gate). Returns
+ * Starts `countersign exec` in the background (the agent's gate); `gateArgs` are extra options
+ * (e.g. `["--approvals", "2", "--lead"]`). Returns
  * `{child, submitted, exited, output()}`: `submitted` resolves with `{id, agent, score, level}`
  * from the gate's "submitted" line, `exited` with `{code, signal}`.
  */
-export function startGate({ draftPath, trustPath, stateDir, token, executor = [] }) {
+export function startGate({ draftPath, trustPath, stateDir, token, executor = [], gateArgs = [] }) {
   const args = ["exec", "--action", draftPath, "--trust", trustPath, "--api", cfg.api, "--state-dir", stateDir, "--timeout", "240"];
+  args.push(...gateArgs);
   if (executor.length) args.push("--", ...executor);
   const child = spawn(cfg.cliBin, args, {
     env: { ...process.env, COUNTERSIGN_TOKEN: token, COUNTERSIGN_LOG: "warn" },
