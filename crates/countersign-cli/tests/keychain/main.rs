@@ -241,3 +241,74 @@ fn a_missing_secret_service_fails_closed_with_a_clear_message() {
     keyid_of(&export_public(data.path(), "auto", &with_pass));
     assert!(data.path().join(keystore::KEY_FILE).exists());
 }
+
+/// `countersign key rotate --key-store keyring` on `dir`, revoking in `trust`.
+fn rotate(dir: &Path, trust: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_countersign"))
+        .args([
+            "key",
+            "rotate",
+            "--key-store",
+            "keyring",
+            "--reason",
+            "rotated in a test",
+            "--data-dir",
+        ])
+        .arg(dir)
+        .arg("--trust")
+        .arg(trust)
+        .env_remove("COUNTERSIGN_KEY_PASSPHRASE")
+        .output()
+        .unwrap()
+}
+
+#[test]
+#[ignore = "needs an unlocked gnome-keyring session: run scripts/keychain-test.sh"]
+fn key_rotate_replaces_the_key_in_the_keychain_and_a_locked_keychain_rotates_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let (old, _) = keystore::load_or_create(data.path(), KeyStoreKind::Keyring).unwrap();
+    let trust = data.path().join("trust.json");
+    std::fs::write(
+        &trust,
+        serde_json::to_vec(&old.trusted_key("ana", "approver")).unwrap(),
+    )
+    .unwrap();
+
+    let out = rotate(data.path(), &trust);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: serde_json::Value = countersign_core::json::parse_strict(&out.stdout).unwrap();
+    let (new, location) = keystore::load_or_create(data.path(), KeyStoreKind::Keyring).unwrap();
+    assert_eq!(location, KeyLocation::Keyring);
+    assert_ne!(new.key_id(), old.key_id(), "the keychain holds a new key");
+    assert_eq!(
+        printed["keyid"],
+        new.key_id().as_str(),
+        "the printed entry is the new key"
+    );
+    assert!(
+        !data.path().join(keystore::KEY_FILE).exists(),
+        "the key stays in the keychain; no key file appears"
+    );
+    let file: serde_json::Value =
+        countersign_core::json::parse_strict(&std::fs::read(&trust).unwrap()).unwrap();
+    assert_eq!(file["keys"][0]["keyid"], old.key_id().as_str());
+    assert_eq!(file["keys"][0]["revoked_reason"], "rotated in a test");
+    assert!(file["keys"][0]["revoked_at"].is_i64());
+
+    // Locked: nothing rotates, and the trust file is left as it was.
+    let before = std::fs::read(&trust).unwrap();
+    lock_keychain();
+    let out = rotate(data.path(), &trust);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a locked keychain rotates nothing");
+    assert!(stderr.contains("locked"), "{stderr}");
+    assert_eq!(
+        std::fs::read(&trust).unwrap(),
+        before,
+        "the trust file is untouched"
+    );
+}
