@@ -10,7 +10,7 @@ use countersign_core::dsse::{pae, Envelope, VerifyError};
 use countersign_core::{ApproverKey, RiskLevel, TrustedKeys};
 use zeroize::Zeroizing;
 
-fn key(seed: u8) -> ApproverKey {
+pub(crate) fn key(seed: u8) -> ApproverKey {
     ApproverKey::from_seed(&Zeroizing::new([seed; 32]))
 }
 
@@ -25,7 +25,7 @@ fn trust(keys: &[&ApproverKey]) -> TrustedKeys {
 
 const NOW: i64 = 1_790_000_000;
 
-fn body() -> DecisionBody {
+pub(crate) fn body() -> DecisionBody {
     let action = crate::draft(
         serde_json::json!({"kind":"message.post","target":"forum://eng/1","summary":"reply",
         "payload":{"channel":"eng","body":"hello"}}),

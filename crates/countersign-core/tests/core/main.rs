@@ -1,6 +1,7 @@
 //! countersign-core: canonical digests, DSSE envelopes, diffs, strict drafts and risk.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
+mod cosign;
 mod diff;
 mod digest;
 mod drafts;
