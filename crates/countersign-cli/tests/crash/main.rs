@@ -4,9 +4,9 @@
 //! killed after recording the `jti` never runs the action (neither then nor on a re-delivery).
 //!
 //! Built only with the `crash-points` feature (`cargo test -p countersign-cli --features
-//! crash-points --test crash`): [`countersign_core::crash::point`] aborts the process at the step
-//! named by `COUNTERSIGN_CRASH_AT`. The decide path is the broker's use case, which the app's
-//! window calls too; the "app" here is this test binary run again as a child process
+//! crash-points --test crash`): [`countersign_core::crash::point`] kills the process with
+//! SIGKILL (`kill -9` of its own pid) at the step named by `COUNTERSIGN_CRASH_AT`. The decide
+//! path is the broker's use case, which the app's window calls too; the "app" here is this test binary run again as a child process
 //! ([`child_app_approves`]), so that it can die while the test survives. The gate is the real
 //! `countersign exec`, built with the same feature.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
@@ -25,8 +25,8 @@ use countersign_core::{ApproverKey, TrustedKeys};
 use countersign_gate::{verify_for_execution, GateFailure, Ledger};
 use countersign_store::{Store, DB_FILE};
 
-/// SIGABRT: what `std::process::abort` dies of.
-const SIGABRT: i32 = 6;
+/// SIGKILL: what `kill -9` sends (the crash point kills its own process with it).
+const SIGKILL: i32 = 9;
 /// Where the child app finds its data directory, draft id and shown digest.
 const CHILD_DIR: &str = "CRASH_TEST_DIR";
 const CHILD_ID: &str = "CRASH_TEST_ID";
@@ -145,13 +145,13 @@ impl World {
     }
 }
 
-/// Asserts the process died of the crash point `step` (SIGABRT, after naming the step).
+/// Asserts the process died of the crash point `step` (SIGKILL, after naming the step).
 fn assert_crashed_at(out: &Output, step: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.signal(),
-        Some(SIGABRT),
+        Some(SIGKILL),
         "the process must die at {step}, not exit ({:?}):\n{stdout}\n{stderr}",
         out.status
     );
