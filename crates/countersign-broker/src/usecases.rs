@@ -28,6 +28,9 @@ pub(crate) mod cosign;
 
 pub use batch::MAX_BATCH;
 
+/// How often a long-poll re-reads the store while it waits (see [`Broker::wait_decision`]).
+pub const STORE_RECHECK: Duration = Duration::from_secs(1);
+
 /// Longest rejection reason, in characters.
 pub const MAX_REASON_CHARS: usize = 2000;
 
@@ -924,7 +927,9 @@ impl Broker {
         }
     }
 
-    /// Long-poll: the decision on `agent`'s draft `id`, waiting up to `wait` for one.
+    /// Long-poll: the decision on `agent`'s draft `id`, waiting up to `wait` for one. Woken by
+    /// this broker's own decisions at once, and by another process's (same data dir) within
+    /// [`STORE_RECHECK`].
     /// A draft past its expiry is expired on the spot (signed rejection).
     ///
     /// # Errors
@@ -952,8 +957,12 @@ impl Broker {
                 });
             }
             let until_expiry = Duration::from_secs((row.expires_at - now()).max(0) as u64);
+            // Events come from this process only; re-reading the store every STORE_RECHECK
+            // also sees a decision another process wrote on the same data dir (`countersign
+            // cosign import` next to a running app).
             let sleep_until = deadline
-                .min(tokio::time::Instant::now() + until_expiry + Duration::from_millis(50));
+                .min(tokio::time::Instant::now() + until_expiry + Duration::from_millis(50))
+                .min(tokio::time::Instant::now() + STORE_RECHECK);
             loop {
                 match tokio::time::timeout_at(sleep_until, events.recv()).await {
                     Err(_) => break,

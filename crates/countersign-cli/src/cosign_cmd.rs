@@ -8,8 +8,8 @@
 //!   asks the human to type the first 8 hex digits of the digest, and writes the response;
 //! - `import FILE`: on the originating machine, verifies the response against the pinned keys
 //!   (this approver and the policy's leads) and, when the quorum is met, records the
-//!   multi-signature decision; the app or `serve` on this data dir delivers it at the agent's
-//!   next poll.
+//!   multi-signature decision; the app or `serve` on this data dir re-reads its store every
+//!   second while an agent waits, and delivers it.
 
 use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};

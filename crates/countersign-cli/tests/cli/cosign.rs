@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use countersign_broker::policy::PolicyFiles;
 use countersign_broker::{Broker, BrokerConfig, Signer};
-use countersign_core::api::{CosignOutcome, Status};
+use countersign_core::api::Status;
 use countersign_store::Store;
 
 use crate::{finish, marker_draft};
@@ -215,19 +215,51 @@ fn an_engineer_and_a_lead_on_two_data_dirs_produce_an_envelope_the_gate_accepts(
         "nothing runs before the lead's signature is imported"
     );
 
-    // The engineer's app imports the response: quorum met, envelope released.
-    let response = std::fs::read(path("request.response.json")).unwrap();
-    let outcome = broker.import_cosign_response(&response).unwrap();
-    assert!(
-        matches!(outcome, CosignOutcome::Released { .. }),
-        "{outcome:?}"
-    );
+    // The engineer imports the response with the CLI, next to the running app: quorum met,
+    // envelope recorded; the app's long-poll sees it in the store and releases it.
+    let imported = ok(countersign(
+        &eng,
+        &[
+            "cosign",
+            "import",
+            path("request.response.json").to_str().unwrap(),
+            "--policy",
+            path("policy.toml").to_str().unwrap(),
+            "--lead-trust",
+            path("lead.pub").to_str().unwrap(),
+            "--approver",
+            "eng",
+        ],
+        None,
+    ));
+    let outcome = String::from_utf8_lossy(&imported.stdout);
+    assert!(outcome.contains("\"outcome\": \"released\""), "{outcome}");
+    let started = std::time::Instant::now();
     let (out, stderr) = finish(gate);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(std::fs::read_to_string(&marker).unwrap().trim(), "ran");
     assert!(
         stderr.contains("eng (approver") && stderr.contains("lea (lead"),
         "both signers named: {stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "a decision written by another process reaches the waiting agent within seconds: {:?}",
+        started.elapsed()
+    );
+    let again = countersign(
+        &eng,
+        &[
+            "cosign",
+            "import",
+            path("request.response.json").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(
+        again.status.code(),
+        Some(4),
+        "a second import of the same response is refused"
     );
 }
 
