@@ -13,6 +13,7 @@ fn main() {
         "reject",
         "add_agent",
         "app_info",
+        "shell_state",
         "policy_view",
         "preview_policy",
         "sign_policy",

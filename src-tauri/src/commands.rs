@@ -271,3 +271,14 @@ pub async fn sign_policy(
     main_window_only(&window)?;
     blocking(&state.broker, move |b| b.sign_and_apply_policy(&text)).await
 }
+
+/// The desktop shell's state: whether notifications are paused (tray) and until when, and the
+/// reminder interval. Pushed again as the `shell-state` event whenever the pause changes.
+#[tauri::command]
+pub async fn shell_state(
+    window: WebviewWindow,
+    state: State<'_, AppState>,
+) -> Result<countersign_core::api::ShellState, ApiError> {
+    main_window_only(&window)?;
+    Ok(crate::shell::state(state.desk.paused_until()))
+}

@@ -10,17 +10,22 @@ mod commands;
 mod confirm;
 mod cosign;
 mod notify;
+mod pause;
+mod reminders;
+mod shell;
+mod tray;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use clap::Parser;
 use countersign_broker::host;
 use countersign_broker::keystore::KeyStoreKind;
 use countersign_broker::{Broker, BrokerConfig};
 use tauri::Manager;
+use tauri_plugin_window_state::StateFlags;
 
 /// Command-line options of the app.
 #[derive(Parser, Debug, Clone)]
@@ -51,6 +56,10 @@ pub struct AppArgs {
     /// Trust file pinning the lead keys that may sign the policy.
     #[arg(long, env = "COUNTERSIGN_LEAD_TRUST")]
     pub lead_trust: Option<PathBuf>,
+    /// How long a high-risk draft waits before a reminder notification, and between reminders:
+    /// a whole number with an optional unit s, m or h (no unit: seconds).
+    #[arg(long, env = "COUNTERSIGN_REMIND_AFTER", default_value = "5m")]
+    pub remind_after: reminders::RemindAfter,
 }
 
 /// State shared by the commands.
@@ -61,6 +70,8 @@ pub struct AppState {
     pub api_url: String,
     /// Data dir.
     pub data_dir: PathBuf,
+    /// Notifications, pause and tray state shared with the shell's threads.
+    pub desk: Arc<notify::Desk>,
     /// Reloads the policy when its files change (kept alive with the app).
     pub _policy_watcher: Option<countersign_broker::policy_watch::PolicyWatcher>,
 }
@@ -114,6 +125,84 @@ pub fn run() -> ExitCode {
 fn start(args: AppArgs) -> anyhow::Result<()> {
     strip_webview_debugging();
     let data_dir = host::data_dir(args.data_dir.as_deref())?;
+    let running: Arc<OnceLock<Broker>> = Arc::default();
+    let app = tauri::Builder::default()
+        // First: a second launch on the same data dir hands over to the running app (which
+        // comes to the front) and exits 0 before it opens the store, the key or the port.
+        .plugin(
+            tauri_plugin_single_instance::Builder::new()
+                .dbus_id(instance_id(&data_dir))
+                .callback(|app, _argv, _cwd| {
+                    tracing::info!("second launch: bringing the window to the front");
+                    shell::open_window(app, None);
+                })
+                .build(),
+        )
+        .plugin(
+            tauri_plugin_window_state::Builder::new()
+                .with_state_flags(StateFlags::SIZE | StateFlags::POSITION | StateFlags::MAXIMIZED)
+                .build(),
+        )
+        .plugin(tauri_plugin_dialog::init())
+        .invoke_handler(tauri::generate_handler![
+            commands::list_actions,
+            commands::list_history,
+            commands::get_action,
+            commands::approve,
+            commands::approve_batch,
+            commands::preview_edit,
+            commands::approve_edited,
+            commands::reject,
+            commands::add_agent,
+            commands::app_info,
+            commands::policy_view,
+            commands::preview_policy,
+            commands::sign_policy,
+            commands::shell_state,
+            cosign::approve_for_cosign,
+            cosign::export_cosign,
+            cosign::review_cosign,
+            cosign::sign_cosign,
+            cosign::import_cosign,
+        ])
+        .setup({
+            let running = running.clone();
+            move |app| {
+                let broker = open_desk(app.handle(), &args, &data_dir)?;
+                let _ = running.set(broker);
+                Ok(())
+            }
+        })
+        .build(context())?;
+    app.run(move |_, event| {
+        if let tauri::RunEvent::Exit = event {
+            // Sign the audit head at shutdown, so that every row written is covered.
+            if let Some(broker) = running.get() {
+                if let Err(e) = broker.checkpoint_audit(1) {
+                    tracing::error!("audit checkpoint at exit: {e}");
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+/// The D-Bus name part that makes the app single-instance per data dir: the identifier plus a
+/// digest of the data dir, so two data dirs (two approvers' profiles) still run side by side.
+fn instance_id(data_dir: &std::path::Path) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
+    format!("dev.countersign.app.d{}", hex::encode(&digest[..8]))
+}
+
+/// Opens the store and the approver key, loads the policy, binds the agent API and starts the
+/// broker, the tray, the reminders and the API server. Fails closed: any error stops the app.
+fn open_desk(
+    app: &tauri::AppHandle,
+    args: &AppArgs,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<Broker> {
+    let data_dir = data_dir.to_path_buf();
     let store = host::open_store(&data_dir)?;
     let (signer, location) =
         host::open_signer(&data_dir, args.key_store, args.approver.as_deref())?;
@@ -148,75 +237,44 @@ fn start(args: AppArgs) -> anyhow::Result<()> {
             ..BrokerConfig::default()
         },
     );
-    let mut policy_watcher =
+    let policy_watcher =
         countersign_broker::policy_watch::watch_policy(&broker).map_err(anyhow::Error::msg)?;
 
-    let app = tauri::Builder::default()
-        .plugin(tauri_plugin_dialog::init())
-        .invoke_handler(tauri::generate_handler![
-            commands::list_actions,
-            commands::list_history,
-            commands::get_action,
-            commands::approve,
-            commands::approve_batch,
-            commands::preview_edit,
-            commands::approve_edited,
-            commands::reject,
-            commands::add_agent,
-            commands::app_info,
-            commands::policy_view,
-            commands::preview_policy,
-            commands::sign_policy,
-            cosign::approve_for_cosign,
-            cosign::export_cosign,
-            cosign::review_cosign,
-            cosign::sign_cosign,
-            cosign::import_cosign,
-        ])
-        .setup({
-            let broker = broker.clone();
-            move |app| {
-                notifier.attach(app.handle().clone());
-                notify::create_tray(app.handle())?;
-                notifier.refresh_tray(broker.store().pending_count().unwrap_or(0));
-                app.manage(AppState {
-                    broker: broker.clone(),
-                    api_url: api_url.clone(),
-                    data_dir: data_dir.clone(),
-                    _policy_watcher: policy_watcher.take(),
-                });
-                let api_broker = broker.clone();
-                tauri::async_runtime::spawn(async move {
-                    let _expiry = api_broker.spawn_expiry_loop();
-                    let listener = match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => l,
-                        Err(e) => {
-                            tracing::error!("agent API listener: {e}");
-                            return;
-                        }
-                    };
-                    tracing::info!("agent API on {api_url}");
-                    if let Err(e) = countersign_broker::http::serve(
-                        listener,
-                        api_broker,
-                        std::future::pending(),
-                    )
-                    .await
-                    {
-                        tracing::error!("agent API stopped: {e}");
-                    }
-                });
-                Ok(())
+    notifier.attach(app.clone());
+    tray::create_tray(app, notifier.desk())?;
+    notifier.refresh_tray(broker.store().pending_count().unwrap_or(0));
+    shell::set_remind_after(args.remind_after.0.as_secs());
+    let (expired_tx, expired_rx) = std::sync::mpsc::channel();
+    notifier.announce_expired_to(expired_tx);
+    reminders::spawn(
+        broker.clone(),
+        notifier.desk(),
+        args.remind_after,
+        expired_rx,
+    );
+    app.manage(AppState {
+        broker: broker.clone(),
+        api_url: api_url.clone(),
+        data_dir,
+        desk: notifier.desk(),
+        _policy_watcher: policy_watcher,
+    });
+    let api_broker = broker.clone();
+    tauri::async_runtime::spawn(async move {
+        let _expiry = api_broker.spawn_expiry_loop();
+        let listener = match tokio::net::TcpListener::from_std(listener) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("agent API listener: {e}");
+                return;
             }
-        })
-        .build(context())?;
-    app.run(move |_, event| {
-        if let tauri::RunEvent::Exit = event {
-            // Sign the audit head at shutdown, so that every row written is covered.
-            if let Err(e) = broker.checkpoint_audit(1) {
-                tracing::error!("audit checkpoint at exit: {e}");
-            }
+        };
+        tracing::info!("agent API on {api_url}");
+        if let Err(e) =
+            countersign_broker::http::serve(listener, api_broker, std::future::pending()).await
+        {
+            tracing::error!("agent API stopped: {e}");
         }
     });
-    Ok(())
+    Ok(broker)
 }

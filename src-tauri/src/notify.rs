@@ -4,29 +4,100 @@
 //! Bursts are coalesced: the first draft after a quiet spell is shown at once (the submission
 //! to notification path stays short), drafts arriving in the next [`COALESCE_WINDOW`] are held,
 //! then shown as one notification ("12 new drafts, 2 high"), or as themselves when only one came.
+//!
+//! Every notification carries an "Open" action (the freedesktop `default` action): a dedicated
+//! thread waits for it (never the submission path) and then brings the window to the front with
+//! that draft open, or the queue for a coalesced one. The tray's pause ([`crate::pause`]) decides
+//! what is shown while paused.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use countersign_broker::{Notifier, PendingNotice};
-use countersign_core::api::QueueEvent;
+use countersign_core::api::{QueueEvent, Status};
 use countersign_core::RiskLevel;
-use tauri::menu::{Menu, MenuItem};
-use tauri::tray::TrayIconBuilder;
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Emitter};
 
-const TRAY_ID: &str = "countersign";
+use crate::pause::{Alert, Pause};
 
 /// How long after a shown notification further drafts are gathered into one.
 pub const COALESCE_WINDOW: Duration = Duration::from_secs(2);
 
+/// What the notifier, the tray and the reminder thread share: the app, the pause, the count.
+#[derive(Default)]
+pub struct Desk {
+    app: OnceLock<AppHandle>,
+    pause: Mutex<Pause>,
+    /// Pending drafts, as of the last queue change.
+    pending: AtomicU32,
+    /// End of the pause last shown (to notice a pause that ran out).
+    shown_pause: Mutex<Option<i64>>,
+}
+
+impl Desk {
+    /// The running app, once attached.
+    pub fn app(&self) -> Option<&AppHandle> {
+        self.app.get()
+    }
+
+    /// When the current pause ends (Unix seconds), `None` when not paused.
+    pub fn paused_until(&self) -> Option<i64> {
+        let now = countersign_broker::now();
+        self.pause.lock().map(|p| p.until(now)).unwrap_or(None)
+    }
+
+    /// Pauses for an hour, or resumes; returns the new end of the pause. Updates the tray and
+    /// tells the window.
+    pub fn toggle_pause(&self) -> Option<i64> {
+        let now = countersign_broker::now();
+        let until = self.pause.lock().map(|mut p| p.toggle(now)).unwrap_or(None);
+        tracing::info!(paused_until = ?until, "notifications {}", if until.is_some() { "paused" } else { "resumed" });
+        self.refresh_pause();
+        until
+    }
+
+    /// Shows the pause state on the tray and in the window when it changed (a pause that ran
+    /// out included); called on every toggle and on the reminder thread's ticks.
+    pub fn refresh_pause(&self) {
+        let until = self.paused_until();
+        let changed = self
+            .shown_pause
+            .lock()
+            .map(|mut shown| std::mem::replace(&mut *shown, until) != until)
+            .unwrap_or(true);
+        if let Some(app) = self.app() {
+            crate::tray::show_state(app, self.pending.load(Ordering::Relaxed), until);
+            if changed {
+                crate::shell::emit_state(app, until);
+            }
+        }
+    }
+
+    /// Shows `b` unless the pause holds `alert` back; its "Open" action opens what it is about.
+    pub fn show(&self, b: &Bubble, alert: Alert) {
+        let allowed = self
+            .pause
+            .lock()
+            .map(|p| p.allows(alert, countersign_broker::now()))
+            .unwrap_or(true);
+        if allowed {
+            show(b, self.app().cloned());
+        } else {
+            tracing::info!(draft = %b.ids.join(","), ?alert, "desktop notification held back: notifications are paused");
+        }
+    }
+}
+
 /// Notifier for the desktop app.
 #[derive(Default)]
 pub struct DesktopNotifier {
-    app: OnceLock<AppHandle>,
+    desk: Arc<Desk>,
     /// Feeds the notification thread (started on first use).
     queue: OnceLock<Mutex<mpsc::Sender<PendingNotice>>>,
+    /// Tells the reminder thread about expired drafts ([`crate::reminders::spawn`]).
+    expired: OnceLock<Mutex<mpsc::Sender<String>>>,
 }
 
 /// What one desktop notification says.
@@ -94,8 +165,18 @@ pub fn coalesced(batch: &[PendingNotice]) -> Bubble {
     }
 }
 
-/// Gathers the notices that arrive within `window` of now; `None` when the sender is gone.
-fn gather(rx: &mpsc::Receiver<PendingNotice>, window: Duration) -> Option<Vec<PendingNotice>> {
+impl Bubble {
+    /// What its "Open" action opens: the draft when it stands for one, else `None` (the queue).
+    pub fn opens(&self) -> Option<String> {
+        match self.ids.as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Gathers what arrives within `window` of now; `None` when the sender is gone.
+pub fn gather<T>(rx: &mpsc::Receiver<T>, window: Duration) -> Option<Vec<T>> {
     let deadline = Instant::now() + window;
     let mut batch = Vec::new();
     loop {
@@ -109,22 +190,27 @@ fn gather(rx: &mpsc::Receiver<PendingNotice>, window: Duration) -> Option<Vec<Pe
 }
 
 /// The notification thread: first draft at once, then one bubble per window.
-fn run_notifications(rx: mpsc::Receiver<PendingNotice>) {
+fn run_notifications(rx: mpsc::Receiver<PendingNotice>, desk: Arc<Desk>) {
+    let show = |b: Bubble| desk.show(&b, Alert::NewDraft(b.level));
     while let Ok(first) = rx.recv() {
-        show(&single(&first));
+        show(single(&first));
         let Some(batch) = gather(&rx, COALESCE_WINDOW) else {
             return;
         };
         match batch.as_slice() {
             [] => {}
-            [one] => show(&single(one)),
-            many => show(&coalesced(many)),
+            [one] => show(single(one)),
+            many => show(coalesced(many)),
         }
     }
 }
 
-/// Shows a bubble (blocking D-Bus call; only ever on the notification thread).
-fn show(b: &Bubble) {
+/// The freedesktop action a click on the notification (or `dunstctl action`) invokes.
+const OPEN_ACTION: &str = "default";
+
+/// Shows a bubble with its "Open" action (blocking D-Bus call; never on the submission path).
+/// With `app`, a thread of its own waits for the action and opens the draft in the window.
+fn show(b: &Bubble, app: Option<AppHandle>) {
     let urgency = match b.level {
         RiskLevel::Low => notify_rust::Urgency::Low,
         RiskLevel::Medium => notify_rust::Urgency::Normal,
@@ -135,6 +221,7 @@ fn show(b: &Bubble) {
         .appname("Countersign")
         .summary(&b.summary)
         .body(&b.body)
+        .action(OPEN_ACTION, "Open")
         .timeout(notify_rust::Timeout::Milliseconds(10_000));
     #[cfg(all(unix, not(target_os = "macos")))]
     notification.urgency(urgency);
@@ -143,10 +230,29 @@ fn show(b: &Bubble) {
     match notification.show() {
         #[cfg(all(unix, not(target_os = "macos")))]
         Ok(handle) => {
-            tracing::info!(draft = %drafts, notification_id = handle.id(), "desktop notification shown")
+            tracing::info!(draft = %drafts, notification_id = handle.id(), "desktop notification shown");
+            let Some(app) = app else { return };
+            let opens = b.opens();
+            let waiter = move || {
+                handle.wait_for_action(|action| {
+                    if action == OPEN_ACTION {
+                        tracing::info!(draft = ?opens, "notification action: open");
+                        crate::shell::open_window(&app, opens);
+                    }
+                })
+            };
+            if let Err(e) = std::thread::Builder::new()
+                .name("notify-action".into())
+                .spawn(waiter)
+            {
+                tracing::warn!("notification action not awaited: {e}");
+            }
         }
         #[cfg(not(all(unix, not(target_os = "macos"))))]
-        Ok(_) => tracing::info!(draft = %drafts, "desktop notification shown"),
+        Ok(_) => {
+            let _ = app;
+            tracing::info!(draft = %drafts, "desktop notification shown")
+        }
         Err(e) => tracing::warn!(draft = %drafts, "desktop notification failed: {e}"),
     }
 }
@@ -154,27 +260,31 @@ fn show(b: &Bubble) {
 impl DesktopNotifier {
     /// Connects the notifier to the running app (in `setup`).
     pub fn attach(&self, app: AppHandle) {
-        let _ = self.app.set(app);
+        let _ = self.desk.app.set(app);
     }
 
-    /// Shows `pending` on the tray (tooltip and, where supported, title).
+    /// The state it shares with the tray and the reminder thread.
+    pub fn desk(&self) -> Arc<Desk> {
+        self.desk.clone()
+    }
+
+    /// Where expired draft ids go from now on (the reminder thread's receiver).
+    pub fn announce_expired_to(&self, tx: mpsc::Sender<String>) {
+        let _ = self.expired.set(Mutex::new(tx));
+    }
+
+    /// Shows `pending` on the tray (tooltip, title where supported, the menu's count line).
     pub fn refresh_tray(&self, pending: u32) {
-        let Some(app) = self.app.get() else { return };
-        if let Some(tray) = app.tray_by_id(TRAY_ID) {
-            let text = match pending {
-                0 => "Countersign: nothing pending".to_string(),
-                1 => "Countersign: 1 draft pending".to_string(),
-                n => format!("Countersign: {n} drafts pending"),
-            };
-            let _ = tray.set_tooltip(Some(&text));
-            let _ = tray.set_title(Some(&pending.to_string()));
+        self.desk.pending.store(pending, Ordering::Relaxed);
+        if let Some(app) = self.desk.app() {
+            crate::tray::show_state(app, pending, self.desk.paused_until());
         }
     }
 }
 
 /// Shortens agent-supplied text to one line for a notification: at most `max` characters,
 /// hidden characters dropped (a notification cannot mark them; the window does).
-pub(crate) fn one_line(s: &str, max: usize) -> String {
+pub fn one_line(s: &str, max: usize) -> String {
     let clean: String = s
         .chars()
         .map(|c| if c.is_whitespace() { ' ' } else { c })
@@ -198,9 +308,10 @@ impl Notifier for DesktopNotifier {
         // on their own thread, off the submission path, which is acknowledged once committed.
         let queue = self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::channel();
+            let desk = self.desk.clone();
             if let Err(e) = std::thread::Builder::new()
                 .name("notify".into())
-                .spawn(move || run_notifications(rx))
+                .spawn(move || run_notifications(rx, desk))
             {
                 tracing::warn!("desktop notifications off: {e}");
             }
@@ -217,7 +328,12 @@ impl Notifier for DesktopNotifier {
 
     fn queue_changed(&self, event: &QueueEvent) {
         self.refresh_tray(event.pending);
-        if let Some(app) = self.app.get() {
+        if event.status == Status::Expired {
+            if let Some(tx) = self.expired.get() {
+                let _ = tx.lock().map(|tx| tx.send(event.id.clone()));
+            }
+        }
+        if let Some(app) = self.desk.app() {
             if let Err(e) = app.emit("queue-changed", event) {
                 tracing::warn!("queue-changed event not delivered: {e}");
             }
@@ -226,40 +342,12 @@ impl Notifier for DesktopNotifier {
 
     fn policy_changed(&self) {
         // No payload: the window asks `policy_view` for what is in force now.
-        if let Some(app) = self.app.get() {
+        if let Some(app) = self.desk.app() {
             if let Err(e) = app.emit("policy-changed", ()) {
                 tracing::warn!("policy-changed event not delivered: {e}");
             }
         }
     }
-}
-
-/// Creates the tray icon with "Open" and "Quit".
-///
-/// # Errors
-/// Tauri errors creating the menu or icon.
-pub fn create_tray(app: &AppHandle) -> tauri::Result<()> {
-    let open = MenuItem::with_id(app, "open", "Open Countersign", true, None::<&str>)?;
-    let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
-    let menu = Menu::with_items(app, &[&open, &quit])?;
-    let mut builder = TrayIconBuilder::with_id(TRAY_ID)
-        .menu(&menu)
-        .tooltip("Countersign")
-        .on_menu_event(|app, event| match event.id.as_ref() {
-            "open" => {
-                if let Some(w) = app.get_webview_window("main") {
-                    let _ = w.show();
-                    let _ = w.set_focus();
-                }
-            }
-            "quit" => app.exit(0),
-            _ => {}
-        });
-    if let Some(icon) = app.default_window_icon() {
-        builder = builder.icon(icon.clone());
-    }
-    builder.build(app)?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -304,6 +392,19 @@ mod tests {
             "urgency follows the riskiest draft"
         );
         assert_eq!(b.ids.len(), 12);
+    }
+
+    #[test]
+    fn a_notification_for_one_draft_opens_it_and_a_coalesced_one_opens_the_queue() {
+        assert_eq!(
+            single(&notice("d1", "x", RiskLevel::Low)).opens(),
+            Some("d1".to_string())
+        );
+        let burst = [
+            notice("a", "x", RiskLevel::Low),
+            notice("b", "y", RiskLevel::High),
+        ];
+        assert_eq!(coalesced(&burst).opens(), None);
     }
 
     #[test]

@@ -8,12 +8,16 @@ import { after, before, describe, test } from "node:test";
 import {
   answerConfirmDialog,
   apiGet,
+  apiPost,
   cfg,
   cli,
   CONFIRM_DIALOG_TITLE,
   eventually,
   exitWithin,
   freePort,
+  parseNotifyCalls,
+  run,
+  stripAnsi,
   saveArtifactsAround,
   sleep,
   startApp,
@@ -65,8 +69,9 @@ describe("Countersign desk shell, end to end", () => {
     const port = await freePort();
     cfg.api = `http://127.0.0.1:${port}`;
     token = (await cli(["agent", "add", AGENT, "--token-only", "--data-dir", dataDir])).trim();
+    // Reminders after 2 s, so that a high-risk draft is reminded about within the test.
     browser = await startApp({
-      args: ["--data-dir", dataDir, "--listen", `127.0.0.1:${port}`],
+      args: ["--data-dir", dataDir, "--listen", `127.0.0.1:${port}`, "--remind-after", "2s"],
     });
     await eventually(async () => (await apiGet("/v1/health")).status === 200, {
       timeout: 60_000,
@@ -144,6 +149,77 @@ describe("Countersign desk shell, end to end", () => {
       assert.deepEqual(ran.payload, draft.payload, "the executor got the approved action");
       assert.equal(await status(submitted.id), "approved");
       assert.deepEqual(await windowsNamed(CONFIRM_DIALOG_TITLE), [], "no dialog left open");
+    });
+  });
+  test("a notification's Open action brings the window to that draft; the app got a notification id", async () => {
+    await withArtifacts("notification-open", async () => {
+      await run("dunstctl", ["close-all"]);
+      const r = await apiPost("/v1/actions", token, {
+        kind: "shell.exec",
+        target: "host://desk-runner",
+        summary: "List the build directory (desk notification)",
+        payload: { argv: ["ls", "build"] },
+        expires_in_s: 600,
+      });
+      assert.equal(r.status, 201, `submitted: ${r.body}`);
+      const id = JSON.parse(r.body).id;
+      assert.notEqual(await (await browser.$(sel("detail"))).getAttribute("data-id"), id, "another draft is open");
+
+      // The app logs the id the notification server gave back for this draft's notification.
+      const line = await eventually(
+        () => stripAnsi(readFileSync(cfg.appLog, "utf8")).split("\n").find((l) => l.includes("desktop notification shown") && l.includes(id)),
+        { timeout: 10_000, what: `the notification of draft ${id}` },
+      );
+      assert.match(line, /notification_id=[1-9]\d*/, `a notification id came back: ${line}`);
+
+      // The person clicks it: dunst invokes its default action ("Open").
+      const invoked = await run("dunstctl", ["action", "0"]);
+      assert.equal(invoked.code, 0, `dunstctl action 0: ${invoked.stderr}`);
+      await browser.waitUntil(
+        async () => (await (await browser.$(sel("detail"))).getAttribute("data-id")) === id,
+        { timeout: 10_000, timeoutMsg: `the window did not open draft ${id} from the notification` },
+      );
+      assert.ok(
+        stripAnsi(readFileSync(cfg.appLog, "utf8")).includes(`notification action: open draft=Some("${id}")`),
+        "the app logged the action for this draft",
+      );
+    });
+  });
+
+  test("a critical draft left waiting is reminded about, then denied by default at expiry with a notice", async () => {
+    await withArtifacts("remind-expire", async () => {
+      const draft = criticalDraft("Give all-employees admin on user_data (left waiting)", 7);
+      const stateDir = path.join(cfg.work, "desk-gate");
+      const started = Date.now();
+      const gate = startGate({ draftPath: writeDraft("waiting", draft), trustPath, stateDir, token });
+      gates.push(gate);
+      const submitted = await gate.submitted;
+      const notifies = () => parseNotifyCalls(readFileSync(cfg.dbusLog, "utf8")).filter((n) => n.app === "Countersign");
+
+      // Reminded after 2 s (critical urgency: byte 2), at most once per 2 s interval.
+      const reminder = await eventually(
+        () => notifies().find((n) => n.summary.startsWith("Still waiting: desk-agent wants acl.change — critical risk")),
+        { timeout: 10_000, what: "a reminder notification" },
+      );
+      assert.match(reminder.body, /denied by default in/, reminder.body);
+      assert.match(reminder.raw, /string "urgency"\s+variant\s+byte 2/, "a reminder has critical urgency");
+      assert.equal(await status(submitted.id), "pending");
+
+      // At expiry the broker signs a rejection: the gate verifies it and refuses to run.
+      const exit = await exitWithin(gate, 30_000, "after expiry");
+      assert.equal(exit.code, 3, `the gate reports a rejection; stderr: ${gate.output().stderr}`);
+      assert.match(gate.output().stderr, /expired: nobody decided within 7 s/);
+      assert.equal(await status(submitted.id), "expired");
+      const elapsed = (Date.now() - started) / 1000;
+      const count = notifies().filter((n) => n.summary.startsWith("Still waiting: desk-agent")).length;
+      assert.ok(count >= 1 && count <= Math.floor(elapsed / 2) + 1, `once per interval: ${count} reminders in ${elapsed} s`);
+
+      // And the desk says so.
+      const notice = await eventually(
+        () => notifies().find((n) => n.summary === "Expired, denied by default: desk-agent wanted acl.change (critical risk)"),
+        { timeout: 10_000, what: "the expiry notice" },
+      );
+      assert.match(notice.body, /signed rejection/);
     });
   });
 });

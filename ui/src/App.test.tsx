@@ -5,6 +5,7 @@ import userEvent from "@testing-library/user-event";
 import { beforeEach, describe, expect, it } from "vitest";
 import { App } from "./App";
 import type { ActionDetail } from "./bindings/ActionDetail";
+import type { ShellState } from "./bindings/ShellState";
 import type { ApiError } from "./bindings/ApiError";
 import type { AppInfo } from "./bindings/AppInfo";
 import type { PolicyView } from "./bindings/PolicyView";
@@ -32,6 +33,7 @@ class FakeShell {
   held = new Map<string, () => void>();
   holdNext = new Set<string>();
   policy: PolicyView = policyView();
+  shellState: ShellState = { notifications_paused_until: null, remind_after_s: 300 };
 
   constructor(...details: ActionDetail[]) {
     for (const d of details) this.drafts.set(d.summary.id, d);
@@ -115,6 +117,8 @@ class FakeShell {
           .map((d) => ({ draft: d.summary, approver: d.decision!.approver, decided_at: d.decision!.decided_at, reason: d.decision!.reason }));
       case "policy_view":
         return this.policy;
+      case "shell_state":
+        return this.shellState;
       case "add_agent":
         return { name: args.name, token: "cs_TESTTOKENabcdefghijklmnopqrstuvwxyz0123456" };
       default:
@@ -198,6 +202,23 @@ describe("queue", () => {
     await waitFor(() => expect(rowIds()[0], "the new draft appears at the top").toBe(ID(9)));
     expect(shell.callsOf("list_actions").length).toBe(listsBefore + 1);
     expect(screen.queryByTestId("approve"), "no decision buttons once not pending").toBeNull();
+  });
+
+  it("opens the draft a notification's Open action names, and the queue for a coalesced one", async () => {
+    await renderApp();
+    await act(() => emit("open-draft", { id: ID(4) }));
+    await waitFor(() => expect(screen.getByTestId("detail").getAttribute("data-id")).toBe(ID(4)));
+    await act(() => emit("open-draft", { id: null }));
+    expect(screen.getByTestId("detail").getAttribute("data-id"), "the queue's open draft stays").toBe(ID(4));
+    expect(screen.getAllByTestId("queue-item").length).toBe(5);
+  });
+
+  it("shows that notifications are paused, and until when, as the shell says", async () => {
+    shell.shellState = { notifications_paused_until: NOW + 3600, remind_after_s: 300 };
+    await renderApp();
+    await waitFor(() => expect(screen.getByTestId("notifications-paused").textContent).toMatch(/^Notifications paused until \d/));
+    await act(() => emit("shell-state", { notifications_paused_until: null, remind_after_s: 300 }));
+    await waitFor(() => expect(screen.queryByTestId("notifications-paused")).toBeNull());
   });
 
   it("reloads the list once for a burst of queue events", async () => {

@@ -7,7 +7,9 @@ import type { ApiError } from "./bindings/ApiError";
 import type { AppInfo } from "./bindings/AppInfo";
 import type { HistoryEntry } from "./bindings/HistoryEntry";
 import type { PolicyView } from "./bindings/PolicyView";
+import type { OpenDraft } from "./bindings/OpenDraft";
 import type { QueueEvent } from "./bindings/QueueEvent";
+import type { ShellState } from "./bindings/ShellState";
 import { AddAgentDialog } from "./components/AddAgentDialog";
 import { BatchSheet } from "./components/BatchSheet";
 import { CosignSheet } from "./components/CosignSheet";
@@ -47,6 +49,7 @@ export function App() {
   const [filters, setFilters] = useState<Filters>(NO_FILTERS);
   const [showKeys, setShowKeys] = useState(false);
   const [policy, setPolicy] = useState<PolicyView | null>(null);
+  const [shell, setShell] = useState<ShellState | null>(null);
   const [showPolicy, setShowPolicy] = useState(false);
   const [view, setView] = useState<"queue" | "history">("queue");
   const [history, setHistory] = useState<HistoryEntry[] | null>(null);
@@ -149,6 +152,24 @@ export function App() {
       unlisten?.();
     };
   }, [fail, loadPolicy]);
+
+  // The shell's state (notification pause), and the drafts it asks to open: a notification's
+  // "Open" action (one draft, or the queue for a coalesced one) and the tray.
+  useEffect(() => {
+    const offs: (() => void)[] = [];
+    let gone = false;
+    const keep = (u: () => void) => (gone ? u() : offs.push(u));
+    api.shellState().then(setShell, fail);
+    listen<ShellState>(api.SHELL_STATE, (e) => setShell(e.payload)).then(keep, fail);
+    listen<OpenDraft>(api.OPEN_DRAFT, (e) => {
+      setView("queue");
+      if (e.payload.id) open(e.payload.id);
+    }).then(keep, fail);
+    return () => {
+      gone = true;
+      offs.forEach((u) => u());
+    };
+  }, [fail, open]);
 
   // Pushed by the shell whenever a draft is submitted, decided or expires.
   // A burst of events (many drafts at once) reloads the list once per LIST_RELOAD_MS, not once
@@ -334,6 +355,7 @@ export function App() {
         policySerial={policy === null ? undefined : (policy.in_force?.policy.serial ?? null)}
         onPolicy={() => setShowPolicy(true)}
         onCosign={() => setCosignOpen(true)}
+        pausedUntil={shell?.notifications_paused_until ?? null}
       />
       {policy && <PolicyBanner view={policy} onOpen={() => setShowPolicy(true)} />}
       {error && <ErrorBanner error={error} onDismiss={() => setError(null)} />}

@@ -399,6 +399,27 @@ pub struct QueueEvent {
     pub pending: u32,
 }
 
+/// Pushed to the window (Tauri event `open-draft`) when a notification's "Open" action or the
+/// tray brings the window to the front: the draft to open, or `null` for the queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct OpenDraft {
+    /// Draft id, or `None` for the queue (a coalesced notification, the tray).
+    pub id: Option<String>,
+}
+
+/// The desktop shell's state the window shows (command `shell_state`, event `shell-state`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ShellState {
+    /// While notifications are paused (tray): when the pause ends, Unix seconds; else `None`.
+    #[ts(type = "number | null")]
+    pub notifications_paused_until: Option<UnixSeconds>,
+    /// How long a high-risk draft waits before a reminder, seconds.
+    #[ts(type = "number")]
+    pub remind_after_s: u64,
+}
+
 /// What the detail view shows for an action the approver is editing, before anything is signed:
 /// the diff and impact, the risk, and the digest the edited action would be signed under.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

@@ -15,15 +15,31 @@ type Props = {
   onPolicy: () => void;
   /** Open the co-signing sheet (sign a request from another machine). */
   onCosign?: () => void;
+  /** End of the notification pause (tray), Unix seconds; absent or `null`: not paused. */
+  pausedUntil?: number | null;
 };
 
-export function Header({ info, pending, onAddAgent, policySerial, onPolicy, onCosign }: Props) {
+/** "14:05": a Unix time as local hours and minutes. */
+export function clockTime(unixSeconds: number): string {
+  return new Date(unixSeconds * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+export function Header({ info, pending, onAddAgent, policySerial, onPolicy, onCosign, pausedUntil }: Props) {
   return (
     <header className="app-header">
       <h1 className="app-name">Countersign</h1>
       <span className="pending-pill" title="drafts waiting for a decision">
         <span data-testid="pending-count">{pending ?? "–"}</span> pending
       </span>
+      {pausedUntil != null && (
+        <span
+          className="pending-pill"
+          data-testid="notifications-paused"
+          title="paused from the tray; reminders about critical drafts still show"
+        >
+          Notifications paused until {clockTime(pausedUntil)}
+        </span>
+      )}
       <div className="header-info">
         {info ? (
           <>

@@ -18,6 +18,7 @@ import type { EditPreview } from "../bindings/EditPreview";
 import type { ErrorCode } from "../bindings/ErrorCode";
 import type { HistoryEntry } from "../bindings/HistoryEntry";
 import type { NewAgent } from "../bindings/NewAgent";
+import type { ShellState } from "../bindings/ShellState";
 import type { PolicyPreview } from "../bindings/PolicyPreview";
 import type { PolicyView } from "../bindings/PolicyView";
 
@@ -108,6 +109,15 @@ export const signPolicy = (text: string) => call<PolicyView>("sign_policy", { te
 
 /** Event the shell emits when a policy is loaded or refused (no payload: ask `policyView`). */
 export const POLICY_CHANGED = "policy-changed";
+
+/** Whether notifications are paused (tray) and until when; the reminder interval. */
+export const shellState = () => call<ShellState>("shell_state");
+
+/** Event carrying a new {@link ShellState} (the pause was toggled or ran out). */
+export const SHELL_STATE = "shell-state";
+
+/** Event asking the window to open a draft (`OpenDraft`): a notification's Open, the tray. */
+export const OPEN_DRAFT = "open-draft";
 
 /**
  * Approves several low-risk drafts, each as the queue showed it (id + digest). Rust re-checks
