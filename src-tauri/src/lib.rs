@@ -126,6 +126,7 @@ fn start(args: AppArgs) -> anyhow::Result<()> {
     strip_webview_debugging();
     let data_dir = host::data_dir(args.data_dir.as_deref())?;
     let running: Arc<OnceLock<Broker>> = Arc::default();
+    let failed: Arc<std::sync::Mutex<Option<anyhow::Error>>> = Arc::default();
     let app = tauri::Builder::default()
         // First: a second launch on the same data dir hands over to the running app (which
         // comes to the front) and exits 0 before it opens the store, the key or the port.
@@ -167,14 +168,27 @@ fn start(args: AppArgs) -> anyhow::Result<()> {
         ])
         .setup({
             let running = running.clone();
+            let failed = failed.clone();
             move |app| {
-                let broker = open_desk(app.handle(), &args, &data_dir)?;
-                let _ = running.set(broker);
+                // An error returned from here would panic inside the event loop: keep it, and
+                // leave the loop; `start` then reports it and exits 1 (fail closed).
+                match open_desk(app.handle(), &args, &data_dir) {
+                    Ok(broker) => {
+                        let _ = running.set(broker);
+                        exit_on_sigterm(app.handle().clone());
+                    }
+                    Err(e) => {
+                        if let Ok(mut f) = failed.lock() {
+                            *f = Some(e);
+                        }
+                        app.handle().exit(1);
+                    }
+                }
                 Ok(())
             }
         })
         .build(context())?;
-    app.run(move |_, event| {
+    app.run_return(move |_, event| {
         if let tauri::RunEvent::Exit = event {
             // Sign the audit head at shutdown, so that every row written is covered.
             if let Some(broker) = running.get() {
@@ -184,7 +198,30 @@ fn start(args: AppArgs) -> anyhow::Result<()> {
             }
         }
     });
-    Ok(())
+    let failure = failed.lock().ok().and_then(|mut f| f.take());
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// SIGTERM (logout, `kill`, a service manager) ends the app the way Quit does: the audit head
+/// is signed and the window state saved before the process exits.
+fn exit_on_sigterm(app: tauri::AppHandle) {
+    #[cfg(unix)]
+    tauri::async_runtime::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+                tracing::info!("SIGTERM: quitting");
+                app.exit(0);
+            }
+            Err(e) => tracing::warn!("SIGTERM handler not installed: {e}"),
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = app;
 }
 
 /// The D-Bus name part that makes the app single-instance per data dir: the identifier plus a
