@@ -3,7 +3,9 @@
 // window: it stays pending, "awaiting co-signature", and the window exports the request. The
 // lead — another data dir, another key — signs it with `countersign cosign sign`; the window
 // imports the response, and the agent's gate, demanding two approvers and a lead, runs the
-// action under the two-signature envelope.
+// action under the two-signature envelope. Then the lead's side in the window: the lead's own
+// app (its data dir) opens a request whose claimed risk was understated, shows the mismatch and
+// the digest, co-signs after the native dialog, and the engineer's app imports that response.
 // Run through ./run.sh (its own app session).
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -12,6 +14,7 @@ import { after, before, describe, test } from "node:test";
 import {
   answerConfirmDialog,
   apiGet,
+  apiPost,
   cfg,
   cli,
   eventually,
@@ -22,6 +25,7 @@ import {
   sel,
   startApp,
   startGate,
+  stopApp,
 } from "./lib.mjs";
 
 const AGENT = "cosign-agent";
@@ -59,7 +63,7 @@ describe("co-signing in the real window", () => {
 
   after(async () => {
     for (const g of gates) if (g.child.exitCode === null) g.child.kill("SIGKILL");
-    await browser?.deleteSession().catch(() => {});
+    await stopApp(browser);
   });
 
   test("an engineer's approval waits for a lead's signature from another data dir; the gate runs the co-signed action", async () => {
@@ -135,5 +139,65 @@ describe("co-signing in the real window", () => {
         what: "the draft to show as approved",
       });
     });
+  });
+
+  test("the lead's window shows an understated risk as a mismatch, co-signs, and the engineer's window imports it", async () => {
+    // The engineer approves a second draft for co-signing and exports it (no gate waits on it).
+    const filed = await apiPost("/v1/actions", token, {
+      kind: "shell.exec",
+      target: "host://build-01",
+      summary: "clean the cache (co-sign e2e, lead's window)",
+      payload: { argv: ["rm", "-rf", "/var/cache/build"] },
+    });
+    assert.equal(filed.status, 201, filed.body);
+    const { id } = JSON.parse(filed.body);
+    await saveArtifactsAround(browser, "cosign-engineer", async () => {
+      await press(await browser.$(row(id)));
+      await press(await browser.$(sel("approve")));
+      const confirm = await browser.$(sel("confirm-approve"));
+      if (await confirm.isExisting()) await press(confirm);
+      await answerConfirmDialog("approve");
+      await press(await browser.$(sel("cosign-export")));
+      await (await browser.$(`${sel("cosign-exported")} code`)).waitForExist({ timeout: 10_000 });
+    });
+    const request = JSON.parse(readFileSync(path.join(engineerData, "cosign", `${id}.request.json`), "utf8"));
+    // The file claims a harmless score; the lead's app must score the action itself.
+    request.risk = { score: 1, level: "low", factors: [] };
+    const claimed = path.join(dir, "request-claimed-low.json");
+    writeFileSync(claimed, JSON.stringify(request));
+    await stopApp(browser);
+
+    browser = await startApp({ args: ["--data-dir", leadData] });
+    let responsePath;
+    await saveArtifactsAround(browser, "cosign-lead", async () => {
+      await press(await browser.$(sel("open-cosign")));
+      await (await browser.$(sel("cosign-open"))).addValue(claimed);
+      const mismatch = await browser.$(sel("risk-mismatch"));
+      await mismatch.waitForDisplayed({ timeout: 15_000, timeoutMsg: "the mismatch banner" });
+      assert.match(await mismatch.getText(), /RISK MISMATCH: the file claims 1 \(low\)/);
+      assert.equal(await (await browser.$(sel("cosign-digest"))).getText(), request.action_digest);
+      await press(await browser.$(sel("cosign-sign")));
+      await answerConfirmDialog("approve");
+      const written = await browser.$(`${sel("cosign-written")} code`);
+      await written.waitForExist({ timeout: 15_000 });
+      responsePath = await written.getText();
+      await browser.pause(500); // let the window repaint before the screenshot
+    });
+    assert.equal(responsePath, path.join(leadData, "cosign", `${id}.response.json`));
+    await stopApp(browser);
+
+    browser = await startApp({ args: ["--data-dir", engineerData, "--policy", policyPath, "--lead-trust", leadTrust] });
+    await saveArtifactsAround(browser, "cosign-import", async () => {
+      await press(await browser.$(row(id)));
+      await (await browser.$(sel("cosign"))).waitForDisplayed({ timeout: 15_000 });
+      await (await browser.$(sel("cosign-import"))).addValue(responsePath);
+      await eventually(async () => (await (await browser.$(sel("detail-status"))).getText()) === "approved", {
+        timeout: 15_000,
+        what: "the co-signed draft to show as approved",
+      });
+    });
+    const decision = JSON.parse((await apiGet(`/v1/actions/${id}/decision`, token)).body);
+    assert.equal(decision.status, "approved");
+    assert.equal(decision.envelope.signatures.length, 2, "the engineer's and the lead's signatures");
   });
 });

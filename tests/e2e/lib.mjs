@@ -239,6 +239,16 @@ export async function startApp({ args = [] } = {}) {
   return browser;
 }
 
+/** Ends `browser`'s session (which closes the app) and waits for the agent API port to be free. */
+export async function stopApp(browser) {
+  if (!browser) return;
+  await browser.deleteSession().catch(() => {});
+  await eventually(async () => (await apiGet("/v1/health").then(() => false, () => true)), {
+    timeout: 30_000,
+    what: "the app to exit",
+  });
+}
+
 /** A free loopback TCP port (the kernel's pick). */
 export function freePort() {
   return new Promise((resolve, reject) => {

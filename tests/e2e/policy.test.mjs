@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { apiGet, apiPost, artifact, cfg, cli, eventually, startApp } from "./lib.mjs";
+import { apiGet, apiPost, artifact, cfg, cli, eventually, startApp, stopApp } from "./lib.mjs";
 
 const AGENT = "policy-agent";
 const sel = (id, extra = "") => `[data-testid="${id}"]${extra}`;
@@ -52,13 +52,9 @@ async function start(trust) {
 
 /** Ends the session (which closes the app) and waits for the agent API port to be free. */
 async function stop() {
-  if (!browser) return;
-  await browser.deleteSession().catch(() => {});
+  const b = browser;
   browser = undefined;
-  await eventually(async () => (await apiGet("/v1/health").then(() => false, () => true)), {
-    timeout: 30_000,
-    what: "the app to exit",
-  });
+  await stopApp(b);
 }
 
 /** Clicks an element of the (scrollable) policy dialog: WebKitWebDriver does not scroll it. */
