@@ -472,13 +472,8 @@ impl Broker {
     /// # Errors
     /// Store errors.
     pub fn list(&self, limit: u32) -> Result<Vec<ActionSummary>, BrokerError> {
-        Ok(self
-            .inner
-            .store
-            .actions(limit)?
-            .iter()
-            .map(summary_of)
-            .collect())
+        // Summaries straight from the indexed columns: the queue never holds payloads.
+        Ok(self.inner.store.action_summaries(limit)?)
     }
 
     /// Decided drafts, most recently decided first (at most `limit`), with who, when and why.

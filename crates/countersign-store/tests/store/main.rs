@@ -115,3 +115,57 @@ fn drafts_filed_in_the_same_second_list_newest_first_in_filing_order() {
     let ids: Vec<String> = s.actions(10).unwrap().into_iter().map(|r| r.id).collect();
     assert_eq!(ids, ["c", "b", "a"], "the last filed comes first");
 }
+
+#[test]
+fn queue_summaries_from_the_indexed_columns_agree_with_the_full_rows() {
+    let s = Store::open_in_memory().unwrap();
+    let agent = s.add_agent("bot", &new_token(), 1).unwrap();
+    let drafts = [
+        (
+            "a",
+            serde_json::json!({"kind": "shell.exec", "target": "h://a", "summary": "first", "payload": {"argv": ["ls"]}}),
+        ),
+        (
+            "b",
+            serde_json::json!({"kind": "acl.change", "target": "warehouse://t", "summary": "second",
+            "payload": {"resource": "t", "grants": [{"principal": "all-employees", "permission": "admin"}]}}),
+        ),
+        (
+            "c",
+            serde_json::json!({"kind": "message.post", "target": "forum://x", "summary": "third",
+            "payload": {"channel": "x", "body": "x".repeat(100_000)}}),
+        ),
+    ];
+    for (i, (id, json)) in drafts.iter().enumerate() {
+        let action: countersign_core::Action = serde_json::from_value(json.clone()).unwrap();
+        let risk = countersign_core::risk::score(&action);
+        let new = countersign_store::NewAction {
+            id,
+            agent_id: &agent.id,
+            action: &action,
+            action_digest: &format!("sha256:{i:02}"),
+            risk: &risk,
+            callback_url: None,
+            created_at: 100 + i as i64,
+            expires_at: 1000,
+        };
+        assert!(s.insert_action(&new, 10).unwrap());
+    }
+    let full = s.actions(10).unwrap();
+    let summaries = s.action_summaries(10).unwrap();
+    assert_eq!(summaries.len(), 3);
+    for (row, sum) in full.iter().zip(&summaries) {
+        assert_eq!(sum.id, row.id, "same order as the full rows");
+        assert_eq!(sum.agent, row.agent);
+        assert_eq!(sum.kind, row.action.kind);
+        assert_eq!(sum.target, row.action.target);
+        assert_eq!(sum.summary, row.action.summary);
+        assert_eq!(sum.status, row.status);
+        assert_eq!((sum.score, sum.level), (row.risk.score, row.risk.level));
+        assert_eq!(sum.action_digest, row.action_digest);
+        assert_eq!(
+            (sum.created_at, sum.expires_at),
+            (row.created_at, row.expires_at)
+        );
+    }
+}
