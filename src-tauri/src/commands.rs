@@ -12,8 +12,12 @@ use tauri::{State, WebviewWindow};
 
 use crate::{confirm, AppState};
 
-/// Most queue rows sent to the window at once (the queue is virtualised; 10,000 stay smooth).
-const QUEUE_LIMIT: u32 = 10_000;
+/// Most pending drafts sent to the window at once (the queue is virtualised; 10,000 stay
+/// smooth). Well above what agents can file: each may hold 100 pending drafts.
+const QUEUE_PENDING_LIMIT: u32 = 50_000;
+
+/// Most decided drafts shown under the pending ones (the History tab lists more).
+const QUEUE_DECIDED_LIMIT: u32 = 1_000;
 
 /// Most history rows sent at once.
 const HISTORY_LIMIT: u32 = 1_000;
@@ -52,7 +56,10 @@ pub async fn list_actions(
     state: State<'_, AppState>,
 ) -> Result<Vec<ActionSummary>, ApiError> {
     main_window_only(&window)?;
-    let rows = blocking(&state.broker, |b| b.list(QUEUE_LIMIT)).await?;
+    let rows = blocking(&state.broker, |b| {
+        b.list(QUEUE_PENDING_LIMIT, QUEUE_DECIDED_LIMIT)
+    })
+    .await?;
     // scripts/bench-memory.sh waits for this line to know the window has the whole queue.
     tracing::debug!(rows = rows.len(), "queue listed");
     Ok(rows)

@@ -10,7 +10,7 @@
 //! that draft open, or the queue for a coalesced one. The tray's pause ([`crate::pause`]) decides
 //! what is shown while paused.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -34,6 +34,8 @@ pub struct Desk {
     pending: AtomicU32,
     /// End of the pause last shown (to notice a pause that ran out).
     shown_pause: Mutex<Option<i64>>,
+    /// A tray update is queued on the main thread (a burst of queue changes queues one).
+    tray_queued: AtomicBool,
 }
 
 impl Desk {
@@ -274,10 +276,24 @@ impl DesktopNotifier {
     }
 
     /// Shows `pending` on the tray (tooltip, title where supported, the menu's count line).
+    /// Never waits for the main thread (tray calls from another thread block until it runs
+    /// them, and this is on the submission path: a flood of drafts slowed to the window's
+    /// pace): the update is queued there, at most one at a time, and shows the newest count.
     pub fn refresh_tray(&self, pending: u32) {
         self.desk.pending.store(pending, Ordering::Relaxed);
-        if let Some(app) = self.desk.app() {
-            crate::tray::show_state(app, pending, self.desk.paused_until());
+        let Some(app) = self.desk.app() else { return };
+        if self.desk.tray_queued.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let (handle, desk) = (app.clone(), self.desk.clone());
+        let queued = app.run_on_main_thread(move || {
+            desk.tray_queued.store(false, Ordering::SeqCst);
+            let pending = desk.pending.load(Ordering::Relaxed);
+            crate::tray::show_state(&handle, pending, desk.paused_until());
+        });
+        if let Err(e) = queued {
+            self.desk.tray_queued.store(false, Ordering::SeqCst);
+            tracing::warn!("tray count not updated: {e}");
         }
     }
 }

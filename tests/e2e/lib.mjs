@@ -158,14 +158,18 @@ export function apiGet(pathname, token) {
   });
 }
 
-/** POST JSON on the agent API (node:http, see {@link apiGet}). Resolves {status, body}. */
-export function apiPost(pathname, token, json) {
+/**
+ * POST JSON on the agent API (node:http, see {@link apiGet}). Resolves {status, body}. `agent`:
+ * an http.Agent (keep-alive, for many requests).
+ */
+export function apiPost(pathname, token, json, { agent } = {}) {
   const data = Buffer.from(JSON.stringify(json));
   return new Promise((resolve, reject) => {
     const req = http.request(
       `${cfg.api}${pathname}`,
       {
         method: "POST",
+        agent,
         headers: {
           authorization: `Bearer ${token}`,
           "content-type": "application/json",

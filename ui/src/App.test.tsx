@@ -753,3 +753,20 @@ describe("batch approval of low-risk drafts", () => {
     expect(rowOf(ID(7)).getAttribute("data-status")).toBe("pending");
   });
 });
+
+describe("keys faster than renders", () => {
+  it("counts every j pressed before the queue re-renders", async () => {
+    await renderApp();
+    await waitFor(() => expect(document.querySelector(".queue-item.is-cursor")).not.toBeNull());
+    const order = rowIds();
+    const from = order.indexOf(document.querySelector(".queue-item.is-cursor")!.getAttribute("data-id"));
+    (document.activeElement as HTMLElement | null)?.blur();
+    // Three presses dispatched in one go: no render happens between them.
+    act(() => {
+      for (let i = 0; i < 3; i++) window.dispatchEvent(new KeyboardEvent("keydown", { key: "j", bubbles: true }));
+    });
+    await waitFor(() =>
+      expect(document.querySelector(".queue-item.is-cursor")!.getAttribute("data-id")).toBe(order[from + 3]),
+    );
+  });
+});

@@ -173,20 +173,31 @@ export function App() {
 
   // Pushed by the shell whenever a draft is submitted, decided or expires.
   // A burst of events (many drafts at once) reloads the list once per LIST_RELOAD_MS, not once
-  // per event: with 10,000 drafts each reload is a large answer. The open draft reloads at once.
+  // per event: with 10,000 drafts each reload is a large answer. One reload at a time, and the
+  // next waits at least as long as the last one took, so a flood of drafts cannot keep the
+  // window busy reloading. The open draft reloads at once.
   useEffect(() => {
     let unlisten: (() => void) | undefined;
     let gone = false;
     let timer: ReturnType<typeof setTimeout> | null = null;
+    let inFlight = false;
+    let again = false;
+    const reload = () => {
+      timer = null;
+      if (gone) return;
+      inFlight = true;
+      const started = performance.now();
+      void Promise.all([loadList(), viewRef.current === "history" ? loadHistory() : null]).finally(() => {
+        inFlight = false;
+        if (again && !gone) {
+          again = false;
+          timer = setTimeout(reload, Math.max(LIST_RELOAD_MS, performance.now() - started));
+        }
+      });
+    };
     listen<QueueEvent>(api.QUEUE_CHANGED, (e) => {
-      if (timer === null) {
-        timer = setTimeout(() => {
-          timer = null;
-          if (gone) return;
-          void loadList();
-          if (viewRef.current === "history") void loadHistory();
-        }, LIST_RELOAD_MS);
-      }
+      if (inFlight) again = true;
+      else if (timer === null) timer = setTimeout(reload, LIST_RELOAD_MS);
       if (e.payload.id === openRef.current) void loadDetail(e.payload.id);
     }).then((u) => {
       if (gone) u();
@@ -285,9 +296,12 @@ export function App() {
 
   // j/k walk the queue, Enter opens. Ignored while typing or while the dialog is open;
   // Enter on a focused button keeps its own meaning.
+  const orderedRows = useMemo(
+    () => (view === "history" ? (shownHistory ?? []).map((h) => h.draft) : shown ? ordered(shown) : []),
+    [view, shownHistory, shown],
+  );
   const orderedRef = useRef<ActionSummary[]>([]);
-  orderedRef.current =
-    view === "history" ? (shownHistory ?? []).map((h) => h.draft) : shown ? ordered(shown) : [];
+  orderedRef.current = orderedRows;
   const cursorRef = useRef<string | null>(null);
   cursorRef.current = cursorId;
   const selectedCountRef = useRef(0);
@@ -313,7 +327,12 @@ export function App() {
         const next =
           at < 0 ? 0 : e.key === "j" ? Math.min(rows.length - 1, at + 1) : Math.max(0, at - 1);
         const row = rows[next];
-        if (row) setCursorId(row.id);
+        if (row) {
+          // Keys can arrive faster than renders (key repeat on a 10,000-draft queue): the next
+          // press moves on from this one, not from the last rendered cursor.
+          cursorRef.current = row.id;
+          setCursorId(row.id);
+        }
       } else if (e.key === "x") {
         // Select the row under the cursor for a batch approval (low-risk pending drafts only).
         const id = cursorRef.current ?? openRef.current;

@@ -467,13 +467,14 @@ impl Broker {
         })
     }
 
-    /// The queue: pending drafts first, then the most recent decided ones (at most `limit`).
+    /// The queue: pending drafts (at most `pending`), then the most recent decided ones (at
+    /// most `decided`); decided drafts never push a pending one out.
     ///
     /// # Errors
     /// Store errors.
-    pub fn list(&self, limit: u32) -> Result<Vec<ActionSummary>, BrokerError> {
+    pub fn list(&self, pending: u32, decided: u32) -> Result<Vec<ActionSummary>, BrokerError> {
         // Summaries straight from the indexed columns: the queue never holds payloads.
-        Ok(self.inner.store.action_summaries(limit)?)
+        Ok(self.inner.store.action_summaries(pending, decided)?)
     }
 
     /// Decided drafts, most recently decided first (at most `limit`), with who, when and why.

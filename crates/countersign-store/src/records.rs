@@ -2,7 +2,7 @@
 
 use countersign_core::api::{ActionSummary, Status};
 use countersign_core::decision::Verdict;
-use countersign_core::{Action, ActionKind, Envelope, Risk};
+use countersign_core::{Action, ActionKind, Envelope, Risk, RiskLevel};
 use rusqlite::{params, OptionalExtension, Row};
 
 use crate::audit::{append, AuditEvent};
@@ -262,42 +262,6 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    /// The queue as [`Store::actions`] orders it (pending first, then newest), as summaries read
-    /// from the indexed columns only: neither the action's JSON (its payload may be up to the
-    /// body limit) nor the risk factors are read or parsed, so 10,000 rows stay small.
-    ///
-    /// # Errors
-    /// SQLite errors, or a stored kind, level or status this version does not know.
-    pub fn action_summaries(&self, limit: u32) -> Result<Vec<ActionSummary>> {
-        let conn = self.read();
-        let mut stmt = conn.prepare(
-            "SELECT a.id, g.name, a.kind, a.target, a.summary, a.status, a.score, a.level, \
-             a.action_digest, a.created_at, a.expires_at \
-             FROM actions a JOIN agents g ON g.id = a.agent_id \
-             ORDER BY (a.status = 'pending') DESC, a.created_at DESC, a.rowid DESC LIMIT ?1",
-        )?;
-        let rows = stmt.query_map([limit], |r| {
-            let kind: String = r.get(2)?;
-            let status: String = r.get(5)?;
-            let level: String = r.get(7)?;
-            Ok(ActionSummary {
-                id: r.get(0)?,
-                agent: r.get(1)?,
-                kind: ActionKind::parse(&kind).ok_or_else(|| corrupt("kind", kind.clone()))?,
-                target: r.get(3)?,
-                summary: r.get(4)?,
-                status: Status::parse(&status).ok_or_else(|| corrupt("status", status.clone()))?,
-                score: r.get(6)?,
-                level: serde_json::from_value(serde_json::Value::String(level.clone()))
-                    .map_err(|_| corrupt("level", level))?,
-                action_digest: r.get(8)?,
-                created_at: r.get(9)?,
-                expires_at: r.get(10)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
-    }
-
     /// The newest `limit` drafts whatever their status, newest first (the policy preview
     /// rescores them).
     ///
@@ -311,6 +275,49 @@ impl Store {
         );
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map([limit], action_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The review queue's rows: pending drafts (at most `pending`) then decided ones (at most
+    /// `decided`), each newest first, in the order of [`Store::actions`] — so decided drafts
+    /// never push a pending one out of the queue. Read from the indexed columns only (no action
+    /// or risk JSON is parsed): listing 10,000 drafts stays cheap however large their payloads.
+    /// The level is the band of the stored score ([`RiskLevel::of`]).
+    ///
+    /// # Errors
+    /// SQLite errors, or a stored kind, status or score that is not one Countersign writes.
+    pub fn action_summaries(&self, pending: u32, decided: u32) -> Result<Vec<ActionSummary>> {
+        let conn = self.read();
+        let mut stmt = conn.prepare(
+            "SELECT * FROM (SELECT a.id, g.name, a.kind, a.target, a.summary, a.status, a.score, \
+             a.action_digest, a.created_at, a.expires_at FROM actions a JOIN agents g ON g.id = a.agent_id \
+             WHERE a.status = 'pending' ORDER BY a.created_at DESC, a.rowid DESC LIMIT ?1) \
+             UNION ALL SELECT * FROM (SELECT a.id, g.name, a.kind, a.target, a.summary, a.status, a.score, \
+             a.action_digest, a.created_at, a.expires_at FROM actions a JOIN agents g ON g.id = a.agent_id \
+             WHERE a.status != 'pending' ORDER BY a.created_at DESC, a.rowid DESC LIMIT ?2)",
+        )?;
+        let rows = stmt.query_map([pending, decided], |r| {
+            let kind: String = r.get(2)?;
+            let status: String = r.get(5)?;
+            let score: i64 = r.get(6)?;
+            let score = u8::try_from(score)
+                .ok()
+                .filter(|s| *s <= 100)
+                .ok_or_else(|| corrupt("score", score))?;
+            Ok(ActionSummary {
+                id: r.get(0)?,
+                agent: r.get(1)?,
+                kind: ActionKind::parse(&kind).ok_or_else(|| corrupt("kind", kind.clone()))?,
+                target: r.get(3)?,
+                summary: r.get(4)?,
+                status: Status::parse(&status).ok_or_else(|| corrupt("status", status.clone()))?,
+                score,
+                level: RiskLevel::of(score),
+                action_digest: r.get(7)?,
+                created_at: r.get(8)?,
+                expires_at: r.get(9)?,
+            })
+        })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 

@@ -164,7 +164,7 @@ async fn sql_injection_strings_are_stored_and_returned_verbatim() {
         "the digest covers the exact bytes"
     );
     assert_eq!(
-        f.broker.list(10).unwrap().len(),
+        f.broker.list(10, 10).unwrap().len(),
         1,
         "the actions table is still there"
     );

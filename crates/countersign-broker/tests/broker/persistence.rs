@@ -18,7 +18,7 @@ async fn pending_drafts_survive_a_restart() {
         .expect("the same token works after a restart");
     assert_eq!(status.status, Status::Pending);
     assert_eq!(status.action_digest, s.action_digest);
-    assert_eq!(f2.broker.list(10).unwrap().len(), 1);
+    assert_eq!(f2.broker.list(10, 10).unwrap().len(), 1);
 }
 
 #[tokio::test]

@@ -91,6 +91,14 @@ fn processes_creating_one_database_at_once_all_open_it() {
 
 #[test]
 fn drafts_filed_in_the_same_second_list_newest_first_in_filing_order() {
+    // Ids sort ascending in filing order, so only the filing order can explain the result.
+    let s = store_with_ls_drafts(&["a", "b", "c"], |_| 100);
+    let ids: Vec<String> = s.actions(10).unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, ["c", "b", "a"], "the last filed comes first");
+}
+
+/// Files one `ls` draft per id for a new agent, the i-th at `created_at(i)` (Unix seconds).
+fn store_with_ls_drafts(ids: &[&str], created_at: fn(usize) -> i64) -> Store {
     let s = Store::open_in_memory().unwrap();
     let agent = s.add_agent("bot", &new_token(), 1).unwrap();
     let action: countersign_core::Action = serde_json::from_value(serde_json::json!({
@@ -98,8 +106,7 @@ fn drafts_filed_in_the_same_second_list_newest_first_in_filing_order() {
     }))
     .unwrap();
     let risk = countersign_core::risk::score(&action);
-    // Ids sort ascending in filing order, so only the filing order can explain the result.
-    for id in ["a", "b", "c"] {
+    for (i, id) in ids.iter().enumerate() {
         let new = countersign_store::NewAction {
             id,
             agent_id: &agent.id,
@@ -107,13 +114,49 @@ fn drafts_filed_in_the_same_second_list_newest_first_in_filing_order() {
             action_digest: "sha256:00",
             risk: &risk,
             callback_url: None,
-            created_at: 100,
+            created_at: created_at(i),
             expires_at: 1000,
         };
         assert!(s.insert_action(&new, 10).unwrap());
     }
-    let ids: Vec<String> = s.actions(10).unwrap().into_iter().map(|r| r.id).collect();
-    assert_eq!(ids, ["c", "b", "a"], "the last filed comes first");
+    s
+}
+
+#[test]
+fn decided_drafts_never_push_a_pending_one_out_of_the_queue() {
+    let s = store_with_ls_drafts(&["old-pending", "d1", "d2", "d3"], |i| 100 + i as i64);
+    let envelope = countersign_core::Envelope {
+        payload: String::new(),
+        payload_type: "t".into(),
+        signatures: vec![],
+    };
+    for id in ["d1", "d2", "d3"] {
+        s.record_decision(&countersign_store::NewDecision {
+            action_id: id,
+            shown_digest: "sha256:00",
+            signed_digest: "sha256:00",
+            status: countersign_core::api::Status::Rejected,
+            verdict: countersign_core::Verdict::Rejected,
+            reason: Some("no"),
+            approver: "ana",
+            keyid: "k",
+            jti: id,
+            envelope: &envelope,
+            decided_at: 200,
+        })
+        .unwrap();
+    }
+    let ids: Vec<String> = s
+        .action_summaries(1, 2)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        ids,
+        ["old-pending", "d3", "d2"],
+        "the oldest pending draft stays; only the newest decided ones fill the rest"
+    );
 }
 
 #[test]
@@ -152,7 +195,7 @@ fn queue_summaries_from_the_indexed_columns_agree_with_the_full_rows() {
         assert!(s.insert_action(&new, 10).unwrap());
     }
     let full = s.actions(10).unwrap();
-    let summaries = s.action_summaries(10).unwrap();
+    let summaries = s.action_summaries(10, 10).unwrap();
     assert_eq!(summaries.len(), 3);
     for (row, sum) in full.iter().zip(&summaries) {
         assert_eq!(sum.id, row.id, "same order as the full rows");
