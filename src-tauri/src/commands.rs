@@ -14,7 +14,7 @@ use crate::{confirm, AppState};
 
 /// Most pending drafts sent to the window at once (the queue is virtualised; 10,000 stay
 /// smooth). Well above what agents can file: each may hold 100 pending drafts.
-const QUEUE_PENDING_LIMIT: u32 = 50_000;
+pub(crate) const QUEUE_PENDING_LIMIT: u32 = 50_000;
 
 /// Most decided drafts shown under the pending ones (the History tab lists more).
 const QUEUE_DECIDED_LIMIT: u32 = 1_000;

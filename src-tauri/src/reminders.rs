@@ -184,9 +184,6 @@ pub fn expired(drafts: &[ActionSummary]) -> Bubble {
     }
 }
 
-/// Most queue rows a reminder check reads (the queue's own limit).
-const QUEUE_LIMIT: u32 = 10_000;
-
 /// How often the queue is checked for reminders: a quarter of the interval, between 250 ms and
 /// 30 s.
 fn tick(after: RemindAfter) -> Duration {
@@ -217,7 +214,7 @@ pub fn spawn(broker: Broker, desk: Arc<Desk>, after: RemindAfter, expired_ids: R
                 Err(RecvTimeoutError::Timeout) => {
                     next = Instant::now() + tick;
                     desk.refresh_pause();
-                    let queue = match broker.list(QUEUE_LIMIT) {
+                    let queue = match broker.list(crate::commands::QUEUE_PENDING_LIMIT, 0) {
                         Ok(q) => q,
                         Err(e) => {
                             tracing::warn!("reminder check: {e}");
