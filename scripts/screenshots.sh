@@ -4,10 +4,19 @@
 # of the forum-incident access change. Needs what tests/e2e/run.sh needs, and the built app
 # (bash scripts/build.sh). Each PNG is reduced to 256 colours when it is over 300 KB.
 #
-# Usage: bash scripts/screenshots.sh
+# Usage: bash scripts/screenshots.sh [light|dark] [OUT_DIR]   (default: light docs)
+#   dark: the system asks for a dark theme (GTK_THEME=Adwaita:dark, which WebKitGTK reports as
+#   prefers-color-scheme: dark), to look at the dark theme; its PNGs go to OUT_DIR.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-out="$PWD/docs"
+theme="${1:-light}"
+out="$(mkdir -p "${2:-docs}" && cd "${2:-docs}" && pwd)"
+case "$theme" in
+  light) unset GTK_THEME ;;
+  dark) export GTK_THEME=Adwaita:dark ;;
+  *) echo "screenshots.sh: theme must be light or dark, not '$theme'" >&2; exit 2 ;;
+esac
+rm -f "$out"/desk-queue.png "$out"/desk-diff.png "$out"/desk-impact.png
 SCREENSHOTS_OUT="$out" E2E_TESTS=./screenshots.mjs bash tests/e2e/run.sh
 for f in "$out"/desk-queue.png "$out"/desk-diff.png "$out"/desk-impact.png; do
   [[ -f "$f" ]] || { echo "screenshots.sh: $f was not written" >&2; exit 1; }

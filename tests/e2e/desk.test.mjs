@@ -76,6 +76,20 @@ describe("review desk in the real window: batch approval and a 10,000-draft queu
 
   const batch = {};
 
+  test("theme: the window follows the system's colour scheme (prefers-color-scheme)", async () => {
+    const { dark, bg, text } = await browser.execute(() => ({
+      dark: matchMedia("(prefers-color-scheme: dark)").matches,
+      bg: getComputedStyle(document.body).backgroundColor,
+      text: getComputedStyle(document.body).color,
+    }));
+    // The page background and text of the theme the system asks for (ui/src/styles/app.css).
+    const expected = dark
+      ? { bg: "rgb(15, 17, 21)", text: "rgb(230, 232, 236)" }
+      : { bg: "rgb(246, 247, 249)", text: "rgb(27, 31, 36)" };
+    assert.deepEqual({ bg, text }, expected, `${dark ? "dark" : "light"} system scheme`);
+    console.info(`desk: the system asks for ${dark ? "dark" : "light"}; the window shows ${bg} / ${text}`);
+  });
+
   test("batch: x and A approve low-risk drafts after a sheet listing their count and targets; a critical one stays pending", async () => {
     await withArtifacts(browser, "load-1-batch", async () => {
       batch.lows = [
