@@ -210,6 +210,12 @@ fn run_notifications(rx: mpsc::Receiver<PendingNotice>, desk: Arc<Desk>) {
 /// The freedesktop action a click on the notification (or `dunstctl action`) invokes.
 const OPEN_ACTION: &str = "default";
 
+/// Most notifications whose "Open" action is awaited at once (one thread each).
+const MAX_ACTION_WAITERS: usize = 64;
+
+/// Notifications whose "Open" action is being awaited now.
+static ACTION_WAITERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Shows a bubble with its "Open" action (blocking D-Bus call; never on the submission path).
 /// With `app`, a thread of its own waits for the action and opens the draft in the window.
 fn show(b: &Bubble, app: Option<AppHandle>) {
@@ -234,6 +240,13 @@ fn show(b: &Bubble, app: Option<AppHandle>) {
         Ok(handle) => {
             tracing::info!(draft = %drafts, notification_id = handle.id(), "desktop notification shown");
             let Some(app) = app else { return };
+            // A server that keeps notifications until dismissed never says "closed": cap the
+            // waiting threads (and their D-Bus connections) rather than let them pile up.
+            if ACTION_WAITERS.fetch_add(1, Ordering::SeqCst) >= MAX_ACTION_WAITERS {
+                ACTION_WAITERS.fetch_sub(1, Ordering::SeqCst);
+                tracing::warn!(draft = %drafts, "notification shown without its Open action: {MAX_ACTION_WAITERS} already wait");
+                return;
+            }
             let opens = b.opens();
             let waiter = move || {
                 handle.wait_for_action(|action| {
@@ -241,12 +254,14 @@ fn show(b: &Bubble, app: Option<AppHandle>) {
                         tracing::info!(draft = ?opens, "notification action: open");
                         crate::shell::open_window(&app, opens);
                     }
-                })
+                });
+                ACTION_WAITERS.fetch_sub(1, Ordering::SeqCst);
             };
             if let Err(e) = std::thread::Builder::new()
                 .name("notify-action".into())
                 .spawn(waiter)
             {
+                ACTION_WAITERS.fetch_sub(1, Ordering::SeqCst);
                 tracing::warn!("notification action not awaited: {e}");
             }
         }
