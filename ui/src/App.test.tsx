@@ -605,7 +605,7 @@ describe("queue search, filters and keys", () => {
     (document.activeElement as HTMLElement | null)?.blur();
     await user.keyboard("?");
     const sheet = screen.getByTestId("shortcuts");
-    for (const k of ["j / k", "Enter", "a", "r", "e", "/", "p", "?"]) expect(within(sheet).getByText(k)).toBeTruthy();
+    for (const k of ["j / k", "Enter", "a", "r", "e", "x", "A", "/", "p", "?"]) expect(within(sheet).getByText(k)).toBeTruthy();
     await user.keyboard("{Escape}");
     expect(screen.queryByTestId("shortcuts")).toBeNull();
   });
