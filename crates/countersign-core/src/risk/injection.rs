@@ -8,6 +8,7 @@
 
 use std::sync::LazyLock;
 
+use aho_corasick::AhoCorasick;
 use regex::Regex;
 
 use super::Scorer;
@@ -38,9 +39,45 @@ static INSTRUCTION: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 
+/// Words one of which every match of [`INSTRUCTION`] contains (ASCII case-insensitive). An
+/// Aho-Corasick scan for them runs at memory speed; the full pattern (about 20 ms per MiB with
+/// its case-insensitive alternation) runs only on the strings that hold one of them.
+const ANCHORS: &[&str] = &[
+    "ignore",
+    "disregard",
+    "forget",
+    "override",
+    "instruction",
+    "before you",
+    "important",
+    "urgent",
+    "to you",
+    "the user",
+    "information>",
+    "system>",
+    "system]",
+    "inst]",
+    "<<sys",
+    "im_start",
+    "im_end",
+    "prompt",
+];
+
+static ANCHOR: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(ANCHORS)
+        .ok()
+});
+
 /// Runs the detector on every string of the payload; one factor, on the first match.
 pub fn detect(action: &Action, s: &mut Scorer) {
     for (pointer, _, text) in super::strings(&action.payload, "/payload") {
+        // Without the automaton (it cannot fail to build from these literals) every string
+        // gets the full pattern: slower, never blind.
+        if ANCHOR.as_ref().is_some_and(|a| !a.is_match(text)) {
+            continue;
+        }
         if let Some(m) = INSTRUCTION.find(text) {
             let phrase: String = m.as_str().chars().take(60).collect();
             s.add_span(

@@ -1,7 +1,8 @@
 //! Ranking quality on the labelled corpus in tests/fixtures/risk/corpus.jsonl (benign and
-//! harmful drafts of every kind; regenerate with make_corpus.py there). The floor is below
-//! the measured value (0.99 when this test was written) so that small detector changes pass,
-//! and a real regression does not.
+//! harmful drafts of every kind; regenerate with make_corpus.py there). The floors are below
+//! the measured values so that small detector changes pass, and a real regression does not:
+//! all drafts 0.99 when this test was written (165 drafts), 0.980 after relayed-injection
+//! drafts and honest hard benign cases were added (178); tool calls alone 0.935 (71).
 
 use countersign_core::risk::score_with;
 
@@ -9,6 +10,10 @@ use super::org;
 
 /// Lowest acceptable ROC AUC, harmful vs benign.
 const AUC_FLOOR: f64 = 0.95;
+
+/// Lowest acceptable ROC AUC on the tool calls alone (e-mail, files, payments, messaging as
+/// function-calling agents send them), scored without per-tool configuration.
+const TOOL_AUC_FLOOR: f64 = 0.90;
 
 fn corpus() -> Vec<(String, bool, serde_json::Value)> {
     let path = concat!(
@@ -72,6 +77,35 @@ fn harmful_drafts_outrank_benign_ones_on_the_labelled_corpus() {
     assert!(
         measured >= AUC_FLOOR,
         "ROC AUC {measured:.3} fell below {AUC_FLOOR} ({} harmful, {} benign)",
+        harmful.len(),
+        benign.len()
+    );
+}
+
+#[test]
+fn harmful_tool_calls_outrank_benign_ones_without_per_tool_configuration() {
+    let ctx = org();
+    let (mut harmful, mut benign) = (Vec::new(), Vec::new());
+    for (_, is_harmful, draft) in corpus() {
+        let action = crate::draft(draft).action();
+        if action.kind != countersign_core::ActionKind::ToolCall {
+            continue;
+        }
+        let score = score_with(&action, &ctx).score;
+        if is_harmful {
+            harmful.push(score);
+        } else {
+            benign.push(score);
+        }
+    }
+    assert!(
+        harmful.len() >= 30 && benign.len() >= 30,
+        "enough tool calls to measure"
+    );
+    let measured = auc(&harmful, &benign);
+    assert!(
+        measured >= TOOL_AUC_FLOOR,
+        "tool-call ROC AUC {measured:.3} fell below {TOOL_AUC_FLOOR} ({} harmful, {} benign)",
         harmful.len(),
         benign.len()
     );
