@@ -1,7 +1,8 @@
 //! The tray icon: the pending count, "Open Countersign", "Pause notifications for 1 hour"
 //! (a toggle; while paused it reads "Resume notifications (paused, N min left)"), and "Quit".
 
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use tauri::menu::{Menu, MenuItem};
 use tauri::tray::TrayIconBuilder;
@@ -66,8 +67,56 @@ pub fn create_tray(app: &AppHandle, desk: Arc<Desk>) -> tauri::Result<()> {
     Ok(())
 }
 
-/// Shows the pending count and the pause on the tray (tooltip, title where supported, menu).
+/// Asks for the tray to show `pending` and the pause. Updates are coalesced on the tray thread
+/// and applied at most every [`TRAY_REFRESH`], one at a time on the main thread: a burst of
+/// submissions once made tray calls re-enter each other there (tray-icon's `RefCell` panicked).
 pub fn show_state(app: &AppHandle, pending: u32, paused_until: Option<i64>) {
+    let tx = REFRESH.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<TrayState>();
+        let app = app.clone();
+        let spawned = std::thread::Builder::new()
+            .name("tray".into())
+            .spawn(move || refresh_loop(&app, &rx));
+        if let Err(e) = spawned {
+            tracing::warn!("tray updates off: {e}");
+        }
+        Mutex::new(tx)
+    });
+    if let Ok(tx) = tx.lock() {
+        let _ = tx.send((pending, paused_until));
+    }
+}
+
+/// Most often the tray is redrawn.
+const TRAY_REFRESH: Duration = Duration::from_millis(250);
+
+/// Pending drafts, and the end of the notification pause (Unix seconds).
+type TrayState = (u32, Option<i64>);
+
+static REFRESH: OnceLock<Mutex<mpsc::Sender<TrayState>>> = OnceLock::new();
+
+/// The tray thread: takes the newest state, applies it on the main thread, waits until done.
+fn refresh_loop(app: &AppHandle, rx: &mpsc::Receiver<TrayState>) {
+    while let Ok(mut state) = rx.recv() {
+        std::thread::sleep(TRAY_REFRESH);
+        while let Ok(newer) = rx.try_recv() {
+            state = newer;
+        }
+        let (done_tx, done_rx) = mpsc::channel();
+        let handle = app.clone();
+        let posted = app.run_on_main_thread(move || {
+            apply(&handle, state.0, state.1);
+            let _ = done_tx.send(());
+        });
+        if posted.is_err() {
+            return; // the event loop is gone: the app is quitting
+        }
+        let _ = done_rx.recv_timeout(Duration::from_secs(5));
+    }
+}
+
+/// Applies the state to the tray (tooltip, title where supported, menu); main thread only.
+fn apply(app: &AppHandle, pending: u32, paused_until: Option<i64>) {
     let now = countersign_broker::now();
     let mut tooltip = format!("Countersign: {}", count_text(pending).to_lowercase());
     if let Some(until) = paused_until {
