@@ -30,6 +30,18 @@ fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
+/// Size and modification time of each file (`None` when it cannot be read): `stat` only, which
+/// raises no file event.
+fn stamps(files: &[PathBuf]) -> Vec<Option<(u64, std::time::SystemTime)>> {
+    files
+        .iter()
+        .map(|f| {
+            let m = std::fs::metadata(f).ok()?;
+            Some((m.len(), m.modified().ok()?))
+        })
+        .collect()
+}
+
 /// Starts watching the broker's policy files; `Ok(None)` when no policy is configured.
 /// Each change runs [`Broker::reload_policy`] on the watcher's thread.
 ///
@@ -50,6 +62,7 @@ pub fn watch_policy(broker: &Broker) -> Result<Option<PolicyWatcher>, String> {
     }
     let handler_broker = broker.clone();
     let handler_files = files.clone();
+    let mut seen = stamps(&files);
     let mut debouncer = new_debouncer(DEBOUNCE, move |res: DebounceEventResult| {
         let events = match res {
             Ok(events) => events,
@@ -64,6 +77,14 @@ pub fn watch_policy(broker: &Broker) -> Result<Option<PolicyWatcher>, String> {
         {
             return;
         }
+        // Reading the files to reload them is itself an event on some platforms (inotify
+        // reports opens): reload only when a file's size or modification time changed, or a
+        // refused file would be refused (and audited) again every debounce period.
+        let now = stamps(&handler_files);
+        if now == seen {
+            return;
+        }
+        seen = now;
         match handler_broker.reload_policy() {
             Reload::Loaded(p) => tracing::info!(
                 serial = p.policy.serial,

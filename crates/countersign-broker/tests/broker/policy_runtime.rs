@@ -220,6 +220,13 @@ async fn a_rollback_file_swapped_in_at_run_time_is_refused_and_the_old_policy_ke
             .is_some_and(|r| r.message.contains("rollback"))
     });
     assert_eq!(serial_in_force(&b), 2, "serial 2 stays in force");
+    // Reading the refused file is no change: it is not refused (and audited) over and over.
+    std::thread::sleep(Duration::from_millis(1500));
+    let refusals = events(&b)
+        .iter()
+        .filter(|(e, _)| e == "policy.refused")
+        .count();
+    assert_eq!(refusals, 1, "one refusal for one swapped-in file");
     let sub = submit(&b, MEDIUM);
     assert!(
         (50..95).contains(&sub.risk.score),
