@@ -134,8 +134,23 @@ def kib(path, field):
         pass
     return None
 
+def top_mappings(pid, n=4):
+    """Where a process's resident memory is: RSS per mapped file ([anon], [heap], libraries)."""
+    agg, cur = {}, "[anon]"
+    try:
+        for line in open(f"/proc/{pid}/smaps"):
+            parts = line.split()
+            if parts and not parts[0].endswith(":"):
+                cur = os.path.basename(parts[5]) if len(parts) > 5 else "[anon]"
+            elif parts and parts[0] == "Rss:":
+                agg[cur] = agg.get(cur, 0) + int(parts[1])
+    except OSError:
+        return ""
+    top = sorted(agg.items(), key=lambda kv: -kv[1])[:n]
+    return ", ".join(f"{k} {v / 1024:.0f}" for k, v in top)
+
 def measure(label):
-    rows, rss_total, pss_total = [], 0, 0
+    rows, rss_total, pss_total, uss_total = [], 0, 0, 0
     for p in tree(app_pid):
         try:
             name = open(f"/proc/{p}/comm").read().strip()
@@ -143,22 +158,34 @@ def measure(label):
             continue
         rss = kib(f"/proc/{p}/status", "VmRSS")
         pss = kib(f"/proc/{p}/smaps_rollup", "Pss")
+        # USS: the pages only this process holds (private clean + dirty).
+        uss = (kib(f"/proc/{p}/smaps_rollup", "Private_Clean") or 0) + (kib(f"/proc/{p}/smaps_rollup", "Private_Dirty") or 0)
         if rss is None:
             continue
         rss_total += rss
         pss_total += pss or 0
-        rows.append((name, p, rss, pss))
+        uss_total += uss
+        rows.append((name, p, rss, pss, uss))
     print(f"\n{label}")
-    for name, p, rss, pss in rows:
+    for name, p, rss, pss, uss in rows:
         pss_s = f"{pss / 1024:7.1f} MiB" if pss is not None else "    n/a"
-        print(f"  {name:<22} pid {p:<7} RSS {rss / 1024:7.1f} MiB   PSS {pss_s}")
-    print(f"  {'total':<22} {'':<11} RSS {rss_total / 1024:7.1f} MiB   PSS {pss_total / 1024:7.1f} MiB")
-    return rss_total, pss_total
+        print(f"  {name:<22} pid {p:<7} RSS {rss / 1024:7.1f} MiB   PSS {pss_s}   USS {uss / 1024:7.1f} MiB")
+        print(f"  {'':<22} largest (MiB): {top_mappings(p)}")
+    print(f"  {'total':<22} {'':<11} RSS {rss_total / 1024:7.1f} MiB   PSS {pss_total / 1024:7.1f} MiB   USS {uss_total / 1024:7.1f} MiB")
+    return rss_total, pss_total, uss_total
 
 wait("the agent API", health, 60)
 wait("the window to load its queue", lambda: len(listed()) >= 1, 60)
 time.sleep(settle)
 idle = measure("idle (empty queue)")
+
+def measure_app():
+    """RSS, PSS, USS of the app process alone (KiB)."""
+    rollup = f"/proc/{app_pid}/smaps_rollup"
+    uss = (kib(rollup, "Private_Clean") or 0) + (kib(rollup, "Private_Dirty") or 0)
+    return kib(f"/proc/{app_pid}/status", "VmRSS") or 0, kib(rollup, "Pss") or 0, uss
+
+idle_app = measure_app()
 
 # Submit: a few threads, each with a keep-alive connection, agents round-robin.
 kinds = [
@@ -212,7 +239,10 @@ wait(f"the window to list {drafts} pending drafts", lambda: any(n >= drafts for 
 time.sleep(settle)
 full = measure(f"with {drafts} pending drafts shown in the queue")
 target = 150 * 1024
-print(f"\napp + WebKit RSS: idle {idle[0] / 1024:.1f} MiB, with {drafts} drafts {full[0] / 1024:.1f} MiB "
-      f"(target < 150 MiB: {'met' if full[0] < target else 'NOT met'}); "
-      f"PSS idle {idle[1] / 1024:.1f} MiB, with drafts {full[1] / 1024:.1f} MiB")
+app_idle, app_full = idle_app, measure_app()
+print(f"\napp process: RSS idle {app_idle[0] / 1024:.1f} MiB, with {drafts} drafts {app_full[0] / 1024:.1f} MiB "
+      f"(target < 150 MiB: {'met' if app_full[0] < target else 'NOT met'}); "
+      f"PSS {app_idle[1] / 1024:.1f} → {app_full[1] / 1024:.1f} MiB; USS {app_idle[2] / 1024:.1f} → {app_full[2] / 1024:.1f} MiB")
+print(f"app + WebKit: RSS idle {idle[0] / 1024:.1f} MiB, with {drafts} drafts {full[0] / 1024:.1f} MiB; "
+      f"PSS {idle[1] / 1024:.1f} → {full[1] / 1024:.1f} MiB; USS {idle[2] / 1024:.1f} → {full[2] / 1024:.1f} MiB")
 PY
