@@ -5,6 +5,7 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use rusqlite::{params, OptionalExtension, Transaction};
 use sha2::{Digest, Sha256};
 
+use crate::row::{agent_row, collect};
 use crate::{Result, Store, StoreError};
 
 /// A registered agent.
@@ -35,7 +36,10 @@ impl Store {
     /// # Errors
     /// [`StoreError::AgentExists`] if the name is taken; SQLite errors.
     pub fn add_agent(&self, name: &str, token: &str, now: i64) -> Result<AgentRow> {
-        let mut conn = self.write();
+        let mut conn = match self.sqlite() {
+            Ok(db) => db.write(),
+            Err(pg) => return pg.add_agent(name, token, now),
+        };
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let exists: Option<String> = tx
             .query_row("SELECT id FROM agents WHERE name = ?1", [name], |r| {
@@ -45,11 +49,7 @@ impl Store {
         if exists.is_some() {
             return Err(StoreError::AgentExists(name.into()));
         }
-        let row = AgentRow {
-            id: hex::encode(rand::random::<[u8; 16]>()),
-            name: name.into(),
-            created_at: now,
-        };
+        let row = new_agent_row(name, now);
         tx.execute(
             "INSERT INTO agents (id, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![row.id, row.name, hash_token(token).to_vec(), now],
@@ -65,20 +65,17 @@ impl Store {
     /// # Errors
     /// SQLite errors.
     pub fn agent_by_token(&self, token: &str) -> Result<Option<AgentRow>> {
-        let conn = self.read();
-        Ok(conn
-            .query_row(
-                "SELECT id, name, created_at FROM agents WHERE token_hash = ?1 AND revoked_at IS NULL",
-                [hash_token(token).to_vec()],
-                |r| {
-                    Ok(AgentRow {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        created_at: r.get(2)?,
-                    })
-                },
-            )
-            .optional()?)
+        let conn = match self.sqlite() {
+            Ok(db) => db.read(),
+            Err(pg) => return pg.agent_by_token(&hash_token(token)),
+        };
+        conn.query_row(
+            "SELECT id, name, created_at FROM agents WHERE token_hash = ?1 AND revoked_at IS NULL",
+            [hash_token(token).to_vec()],
+            |r| Ok(agent_row(r)),
+        )
+        .optional()?
+        .transpose()
     }
 
     /// All agents, by name.
@@ -86,19 +83,29 @@ impl Store {
     /// # Errors
     /// SQLite errors.
     pub fn agents(&self) -> Result<Vec<AgentRow>> {
-        let conn = self.read();
+        let conn = match self.sqlite() {
+            Ok(db) => db.read(),
+            Err(pg) => return pg.agents(),
+        };
         let mut stmt = conn.prepare(
             "SELECT id, name, created_at FROM agents WHERE revoked_at IS NULL ORDER BY name",
         )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(AgentRow {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                created_at: r.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        collect(&mut stmt, [], |r| agent_row(r))
     }
+}
+
+/// A new agent's row: a fresh random id (16 bytes, hex).
+pub(crate) fn new_agent_row(name: &str, now: i64) -> AgentRow {
+    AgentRow {
+        id: hex::encode(rand::random::<[u8; 16]>()),
+        name: name.into(),
+        created_at: now,
+    }
+}
+
+/// Detail of the `agent.added` audit row.
+pub(crate) fn agent_added_detail(row: &AgentRow) -> serde_json::Value {
+    serde_json::json!({ "agent_id": row.id, "name": row.name })
 }
 
 fn append_agent_audit(tx: &Transaction<'_>, row: &AgentRow, now: i64) -> Result<()> {
@@ -107,6 +114,6 @@ fn append_agent_audit(tx: &Transaction<'_>, row: &AgentRow, now: i64) -> Result<
         now,
         crate::AuditEvent::AgentAdded,
         None,
-        &serde_json::json!({ "agent_id": row.id, "name": row.name }),
+        &agent_added_detail(row),
     )
 }

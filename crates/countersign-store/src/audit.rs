@@ -7,7 +7,8 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::{Result, Store, StoreError};
+use crate::row::{audit_row, collect, AUDIT_COLUMNS};
+use crate::{Result, Store};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +96,23 @@ pub(crate) fn row_hash(
     hex::encode(h.finalize())
 }
 
+/// The next row of the chain after `last` (its `seq` and `hash`; `None` for an empty log):
+/// `(seq, prev_hash, hash)`.
+pub(crate) fn next_link(
+    last: Option<(i64, String)>,
+    at: i64,
+    event: AuditEvent,
+    action_id: Option<&str>,
+    detail: &Value,
+) -> (i64, String, String) {
+    let (seq, prev) = match last {
+        Some((s, h)) => (s + 1, h),
+        None => (1, GENESIS.to_string()),
+    };
+    let hash = row_hash(&prev, seq, at, event.as_str(), action_id, detail);
+    (seq, prev, hash)
+}
+
 pub(crate) fn append(
     tx: &Transaction<'_>,
     at: i64,
@@ -109,11 +127,7 @@ pub(crate) fn append(
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    let (seq, prev) = match last {
-        Some((s, h)) => (s + 1, h),
-        None => (1, GENESIS.to_string()),
-    };
-    let hash = row_hash(&prev, seq, at, event.as_str(), action_id, detail);
+    let (seq, prev, hash) = next_link(last, at, event, action_id, detail);
     tx.execute(
         "INSERT INTO audit (seq, at, event, action_id, detail_json, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![seq, at, event.as_str(), action_id, detail.to_string(), prev, hash],
@@ -133,7 +147,10 @@ impl Store {
         action_id: Option<&str>,
         detail: &Value,
     ) -> Result<()> {
-        let mut conn = self.write();
+        let mut conn = match self.sqlite() {
+            Ok(db) => db.write(),
+            Err(pg) => return pg.audit(at, event, action_id, detail),
+        };
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         append(&tx, at, event, action_id, detail)?;
         tx.commit()?;
@@ -145,40 +162,12 @@ impl Store {
     /// # Errors
     /// SQLite errors, or unreadable detail JSON.
     pub fn audit_rows(&self) -> Result<Vec<AuditRow>> {
-        let conn = self.read();
-        let mut stmt = conn.prepare(
-            "SELECT seq, at, event, action_id, detail_json, prev_hash, hash FROM audit ORDER BY seq",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, String>(6)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (seq, at, event, action_id, detail, prev_hash, hash) = row?;
-            let detail = serde_json::from_str(&detail).map_err(|e| StoreError::Corrupt {
-                table: "audit",
-                column: "detail_json",
-                message: e.to_string(),
-            })?;
-            out.push(AuditRow {
-                seq,
-                at,
-                event,
-                action_id,
-                detail,
-                prev_hash,
-                hash,
-            });
-        }
-        Ok(out)
+        let conn = match self.sqlite() {
+            Ok(db) => db.read(),
+            Err(pg) => return pg.audit_rows(),
+        };
+        let mut stmt = conn.prepare(&format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq"))?;
+        collect(&mut stmt, [], |r| audit_row(r))
     }
 
     /// Re-computes the hash chain; returns the sequence number of the first broken row.

@@ -19,7 +19,8 @@ use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{row_hash, AuditRow, GENESIS};
-use crate::{Result, Store, StoreError};
+use crate::row::{collect, corrupt, Columns};
+use crate::{Result, Store};
 
 /// DSSE `payloadType` of a checkpoint body.
 pub const CHECKPOINT_PAYLOAD_TYPE: &str = "application/vnd.countersign.audit-checkpoint.v1+json";
@@ -156,6 +157,34 @@ pub fn verify_checkpoint(
     Ok(body)
 }
 
+/// Signs `(seq, head)` at `at` with `key`: the body, its envelope, and the envelope as stored.
+pub(crate) fn sign_checkpoint(
+    key: &ApproverKey,
+    seq: i64,
+    head: String,
+    at: i64,
+) -> Result<(CheckpointBody, Envelope, String)> {
+    let body = CheckpointBody {
+        v: 1,
+        seq,
+        head,
+        at,
+    };
+    // A struct of integers and strings always canonicalizes.
+    let bytes = canonical_json(&body).unwrap_or_default();
+    let envelope = Envelope::sign(CHECKPOINT_PAYLOAD_TYPE, &bytes, key);
+    let json = serde_json::to_string(&envelope)
+        .map_err(|e| corrupt("audit_checkpoints", "envelope_json", e))?;
+    Ok((body, envelope, json))
+}
+
+/// A stored checkpoint from `seq, envelope_json`.
+pub(crate) fn checkpoint_row(r: &impl Columns) -> Result<(i64, Envelope)> {
+    let envelope = serde_json::from_str(&r.text(1)?)
+        .map_err(|e| corrupt("audit_checkpoints", "envelope_json", e))?;
+    Ok((r.int(0)?, envelope))
+}
+
 impl Store {
     /// Signs a checkpoint of the current head with `key`, unless the head is already
     /// checkpointed or the log is empty. Returns the new checkpoint.
@@ -177,7 +206,10 @@ impl Store {
         at: i64,
         every: i64,
     ) -> Result<Option<Checkpoint>> {
-        let mut conn = self.write();
+        let mut conn = match self.sqlite() {
+            Ok(db) => db.write(),
+            Err(pg) => return pg.checkpoint_if(key, at, every),
+        };
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let head: Option<(i64, String)> = tx
             .query_row(
@@ -197,20 +229,7 @@ impl Store {
         if seq - last < every.max(1) {
             return Ok(None);
         }
-        let body = CheckpointBody {
-            v: 1,
-            seq,
-            head,
-            at,
-        };
-        // A struct of integers and strings always canonicalizes.
-        let bytes = canonical_json(&body).unwrap_or_default();
-        let envelope = Envelope::sign(CHECKPOINT_PAYLOAD_TYPE, &bytes, key);
-        let envelope_json = serde_json::to_string(&envelope).map_err(|e| StoreError::Corrupt {
-            table: "audit_checkpoints",
-            column: "envelope_json",
-            message: e.to_string(),
-        })?;
+        let (body, envelope, envelope_json) = sign_checkpoint(key, seq, head, at)?;
         tx.execute(
             "INSERT INTO audit_checkpoints (seq, head, at, keyid, envelope_json) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![body.seq, body.head, body.at, key.key_id(), envelope_json],
@@ -224,21 +243,13 @@ impl Store {
     /// # Errors
     /// SQLite errors, or an unreadable envelope.
     pub fn checkpoints(&self) -> Result<Vec<(i64, Envelope)>> {
-        let conn = self.read();
+        let conn = match self.sqlite() {
+            Ok(db) => db.read(),
+            Err(pg) => return pg.checkpoints(),
+        };
         let mut stmt =
             conn.prepare("SELECT seq, envelope_json FROM audit_checkpoints ORDER BY seq")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (seq, json) = row?;
-            let envelope = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
-                table: "audit_checkpoints",
-                column: "envelope_json",
-                message: e.to_string(),
-            })?;
-            out.push((seq, envelope));
-        }
-        Ok(out)
+        collect(&mut stmt, [], |r| checkpoint_row(r))
     }
 
     /// Verifies the whole audit log: every row against its hash and its predecessor, no gaps,

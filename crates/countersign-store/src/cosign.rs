@@ -29,6 +29,73 @@ fn envelope_json(envelope: &Envelope) -> Result<String> {
     })
 }
 
+/// Detail of the `action.awaiting_cosign` audit row.
+pub(crate) fn awaiting_detail(
+    row: &CosignRow,
+    shown_digest: &str,
+    approver: &str,
+    keyid: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "approver": approver, "keyid": keyid, "action_digest": shown_digest,
+        "required": {"approvals": row.required.approvals, "lead": row.required.lead},
+    })
+}
+
+/// A stored approval awaiting co-signatures; the envelope JSON is parsed strictly
+/// ([`countersign_core::json::parse_strict`]).
+pub(crate) fn cosign_row(
+    action_id: &str,
+    json: &str,
+    approvals: u32,
+    lead: bool,
+    created_at: i64,
+) -> Result<CosignRow> {
+    let corrupt = |message: String| StoreError::Corrupt {
+        table: "cosign_pending",
+        column: "envelope_json",
+        message,
+    };
+    let value = countersign_core::json::parse_strict(json.as_bytes())
+        .map_err(|e| corrupt(e.to_string()))?;
+    let envelope = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
+    Ok(CosignRow {
+        action_id: action_id.into(),
+        envelope,
+        required: Required { approvals, lead },
+        created_at,
+    })
+}
+
+/// The stored status of a draft for [`Store::record_awaiting_cosign`]: `Ok` when it is
+/// pending, else why not (`None`: no draft with that id and digest).
+pub(crate) fn check_cosignable(action_id: &str, status: Option<&str>) -> Result<()> {
+    match status {
+        None => Err(StoreError::NotFound(action_id.into())),
+        Some("pending") => Ok(()),
+        Some(other) => Err(StoreError::NotPending {
+            id: action_id.into(),
+            status: other.into(),
+        }),
+    }
+}
+
+/// The error when a draft already awaits co-signatures (the record exists).
+pub(crate) fn already_awaiting(action_id: &str) -> StoreError {
+    StoreError::NotPending {
+        id: action_id.into(),
+        status: "awaiting co-signature".into(),
+    }
+}
+
+/// The error when a draft no longer awaits co-signatures.
+pub(crate) fn not_awaiting(action_id: &str) -> StoreError {
+    StoreError::NotPending {
+        id: action_id.into(),
+        status: "no longer awaiting co-signature".into(),
+    }
+}
+
 impl Store {
     /// Records the first approver's signature of draft `row.action_id` as awaiting
     /// co-signatures, with an audit row (`action.awaiting_cosign`: approver, key id, digest) in
@@ -46,7 +113,10 @@ impl Store {
         keyid: &str,
     ) -> Result<()> {
         let json = envelope_json(&row.envelope)?;
-        let mut conn = self.write();
+        let mut conn = match self.sqlite() {
+            Ok(db) => db.write(),
+            Err(pg) => return pg.record_awaiting_cosign(row, &json, shown_digest, approver, keyid),
+        };
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let status: Option<String> = tx
             .query_row(
@@ -55,16 +125,7 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()?;
-        match status.as_deref() {
-            None => return Err(StoreError::NotFound(row.action_id.clone())),
-            Some("pending") => {}
-            Some(other) => {
-                return Err(StoreError::NotPending {
-                    id: row.action_id.clone(),
-                    status: other.into(),
-                })
-            }
-        }
+        check_cosignable(&row.action_id, status.as_deref())?;
         let inserted = tx.execute(
             "INSERT OR IGNORE INTO cosign_pending (action_id, envelope_json, approvals, lead, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -77,20 +138,14 @@ impl Store {
             ],
         )?;
         if inserted != 1 {
-            return Err(StoreError::NotPending {
-                id: row.action_id.clone(),
-                status: "awaiting co-signature".into(),
-            });
+            return Err(already_awaiting(&row.action_id));
         }
         append(
             &tx,
             row.created_at,
             AuditEvent::AwaitingCosign,
             Some(&row.action_id),
-            &serde_json::json!({
-                "approver": approver, "keyid": keyid, "action_digest": shown_digest,
-                "required": {"approvals": row.required.approvals, "lead": row.required.lead},
-            }),
+            &awaiting_detail(row, shown_digest, approver, keyid),
         )?;
         tx.commit()?;
         Ok(())
@@ -101,7 +156,10 @@ impl Store {
     /// # Errors
     /// SQLite errors or unreadable stored JSON.
     pub fn awaiting_cosign(&self, action_id: &str) -> Result<Option<CosignRow>> {
-        let conn = self.read();
+        let conn = match self.sqlite() {
+            Ok(db) => db.read(),
+            Err(pg) => return pg.awaiting_cosign(action_id),
+        };
         let row = conn
             .query_row(
                 "SELECT envelope_json, approvals, lead, created_at FROM cosign_pending WHERE action_id = ?1",
@@ -119,20 +177,7 @@ impl Store {
         let Some((json, approvals, lead, created_at)) = row else {
             return Ok(None);
         };
-        let corrupt = |message: String| StoreError::Corrupt {
-            table: "cosign_pending",
-            column: "envelope_json",
-            message,
-        };
-        let value = countersign_core::json::parse_strict(json.as_bytes())
-            .map_err(|e| corrupt(e.to_string()))?;
-        let envelope = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
-        Ok(Some(CosignRow {
-            action_id: action_id.into(),
-            envelope,
-            required: Required { approvals, lead },
-            created_at,
-        }))
+        cosign_row(action_id, &json, approvals, lead, created_at).map(Some)
     }
 
     /// Replaces the collected signatures of `action_id` with `envelope` (same body, more
@@ -149,17 +194,17 @@ impl Store {
         at: i64,
     ) -> Result<()> {
         let json = envelope_json(envelope)?;
-        let mut conn = self.write();
+        let mut conn = match self.sqlite() {
+            Ok(db) => db.write(),
+            Err(pg) => return pg.add_cosignatures(action_id, &json, new_signers, at),
+        };
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let changed = tx.execute(
             "UPDATE cosign_pending SET envelope_json = ?1 WHERE action_id = ?2",
             params![json, action_id],
         )?;
         if changed != 1 {
-            return Err(StoreError::NotPending {
-                id: action_id.into(),
-                status: "no longer awaiting co-signature".into(),
-            });
+            return Err(not_awaiting(action_id));
         }
         append(
             &tx,
@@ -179,7 +224,10 @@ impl Store {
     /// # Errors
     /// SQLite errors.
     pub fn clear_awaiting_cosign(&self, action_id: &str, at: i64) -> Result<()> {
-        let mut conn = self.write();
+        let mut conn = match self.sqlite() {
+            Ok(db) => db.write(),
+            Err(pg) => return pg.clear_awaiting_cosign(action_id, at),
+        };
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let removed = tx.execute(
             "DELETE FROM cosign_pending WHERE action_id = ?1",

@@ -5,6 +5,29 @@ use countersign_core::risk::novelty::History;
 
 use crate::{Result, Store};
 
+/// The novelty facts from what the queries found: `(count, first, last)` of the agent's
+/// drafts (`created_at`, Unix seconds), whether the target was seen, the counterparts never
+/// addressed, and the drafts of the last minute. The usual rate is drafts per minute between
+/// the first and the last draft (at least one minute), × 100.
+pub(crate) fn history_facts(
+    (prior, first, last): (i64, Option<i64>, Option<i64>),
+    target_seen: bool,
+    new_counterparts: Vec<String>,
+    last_minute: i64,
+) -> History {
+    let minutes = match (first, last) {
+        (Some(f), Some(l)) => ((l - f) / 60).max(1),
+        _ => 1,
+    };
+    History {
+        prior_drafts: u64::try_from(prior).unwrap_or(0),
+        target_seen,
+        new_counterparts,
+        last_minute: u32::try_from(last_minute).unwrap_or(u32::MAX),
+        usual_per_minute_x100: u32::try_from(prior * 100 / minutes).unwrap_or(u32::MAX),
+    }
+}
+
 impl Store {
     /// What the store knows about `agent_id`'s past, before the draft being scored: its draft
     /// count, whether it acted on `target` before, which of `counterparts` (lower-case
@@ -20,7 +43,10 @@ impl Store {
         counterparts: &[String],
         now: i64,
     ) -> Result<History> {
-        let conn = self.read();
+        let conn = match self.sqlite() {
+            Ok(db) => db.read(),
+            Err(pg) => return pg.agent_history(agent_id, target, counterparts, now),
+        };
         let (prior, first, last): (i64, Option<i64>, Option<i64>) = conn.query_row(
             "SELECT COUNT(*), MIN(created_at), MAX(created_at) FROM actions WHERE agent_id = ?1",
             [agent_id],
@@ -46,17 +72,12 @@ impl Store {
             rusqlite::params![agent_id, now - 60],
             |r| r.get(0),
         )?;
-        let minutes = match (first, last) {
-            (Some(f), Some(l)) => ((l - f) / 60).max(1),
-            _ => 1,
-        };
-        Ok(History {
-            prior_drafts: u64::try_from(prior).unwrap_or(0),
+        Ok(history_facts(
+            (prior, first, last),
             target_seen,
             new_counterparts,
-            last_minute: u32::try_from(last_minute).unwrap_or(u32::MAX),
-            usual_per_minute_x100: u32::try_from(prior * 100 / minutes).unwrap_or(u32::MAX),
-        })
+            last_minute,
+        ))
     }
 
     /// Remembers that `agent_id` addressed `counterparts` (after its draft was committed).
@@ -72,7 +93,10 @@ impl Store {
         if counterparts.is_empty() {
             return Ok(());
         }
-        let conn = self.write();
+        let conn = match self.sqlite() {
+            Ok(db) => db.write(),
+            Err(pg) => return pg.record_counterparts(agent_id, counterparts, at),
+        };
         let mut insert = conn.prepare_cached(
             "INSERT OR IGNORE INTO agent_counterparts (agent_id, counterpart, first_seen) VALUES (?1, ?2, ?3)",
         )?;

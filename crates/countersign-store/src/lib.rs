@@ -1,12 +1,16 @@
-//! Countersign's SQLite store.
+//! Countersign's store: one interface, two backends.
 //!
-//! One file, WAL mode, `busy_timeout` on every connection, `synchronous=FULL` so that a
+//! - **SQLite** (the embedded default, [`Store::open`]): one file, WAL mode, `busy_timeout` on every connection, `synchronous=FULL` so that a
 //! submission or decision acknowledged to anyone has reached the disk. Schema changes are
 //! migrations applied in one transaction ([`migrations`]).
 //!
-//! Writes go through [`Store::write`] (one connection behind a mutex: SQLite has one writer);
-//! reads through [`Store::read`] on a second connection, so the review UI does not wait on
-//! submissions.
+//!   Writes go through one connection behind a mutex (SQLite has one writer); reads through a
+//!   second connection, so the review UI does not wait on submissions.
+//! - **PostgreSQL** (team mode, [`Store::open_postgres`]): a small connection pool; the same
+//!   methods, the same schema semantics, the same audit hash chain (see [`pg`]).
+//!
+//! Every method of [`Store`] behaves the same on both: a state change and its audit row commit
+//! in one transaction, and a decision is a compare-and-set from `pending`.
 
 mod agents;
 mod audit;
@@ -14,8 +18,10 @@ pub mod checkpoint;
 mod cosign;
 mod history;
 mod migrations;
-mod policy;
+pub mod pg;
+pub(crate) mod policy;
 mod records;
+mod row;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -26,6 +32,7 @@ pub use agents::{hash_token, new_token, AgentRow};
 pub use audit::{AuditEvent, AuditRow};
 pub use checkpoint::{AuditProblem, AuditReport, Checkpoint, CHECKPOINT_EVERY};
 pub use cosign::CosignRow;
+pub use pg::{validate_postgres_url, POOL_SIZE};
 pub use policy::{AcceptedPolicy, RecordedPolicy};
 pub use records::{ActionRow, DecisionRow, HistoryRow, NewAction, NewDecision};
 
@@ -38,6 +45,16 @@ pub enum StoreError {
     /// SQLite failed (IO, corruption, busy past the timeout).
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL failed (connection lost, statement refused, serialization failure).
+    #[error("PostgreSQL: {}", pg::describe(.0))]
+    Postgres(#[from] ::postgres::Error),
+    /// No PostgreSQL connection could be had from the pool within its timeout.
+    #[error("PostgreSQL unavailable: {0}")]
+    Unavailable(String),
+    /// A `--database` URL that is not a usable PostgreSQL URL (the message names what is wrong
+    /// and never repeats a password).
+    #[error("database URL: {0}")]
+    BadDatabaseUrl(String),
     /// A row holds JSON we cannot read back.
     #[error("stored JSON in {table}.{column} is unreadable: {message}")]
     Corrupt {
@@ -75,15 +92,37 @@ pub enum StoreError {
 /// Result alias.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// The store: a writer and a reader connection on one SQLite file.
+/// The store: SQLite (a writer and a reader connection on one file) or PostgreSQL (a pool).
 pub struct Store {
+    backend: Backend,
+}
+
+enum Backend {
+    Sqlite(Sqlite),
+    Postgres(pg::Postgres),
+}
+
+/// The SQLite backend's two connections.
+pub(crate) struct Sqlite {
     write: Mutex<Connection>,
     read: Mutex<Connection>,
 }
 
+impl Sqlite {
+    /// The writer connection. Hold it only for one transaction.
+    pub(crate) fn write(&self) -> MutexGuard<'_, Connection> {
+        self.write.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The reader connection.
+    pub(crate) fn read(&self) -> MutexGuard<'_, Connection> {
+        self.read.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Store")
+        write!(f, "Store({})", self.backend_name())
     }
 }
 
@@ -131,10 +170,16 @@ impl Store {
         migrations::apply(&mut write)?;
         let read = Connection::open(path)?;
         configure(&read)?;
-        Ok(Store {
-            write: Mutex::new(write),
-            read: Mutex::new(read),
-        })
+        Ok(Store::sqlite_pair(write, read))
+    }
+
+    fn sqlite_pair(write: Connection, read: Connection) -> Store {
+        Store {
+            backend: Backend::Sqlite(Sqlite {
+                write: Mutex::new(write),
+                read: Mutex::new(read),
+            }),
+        }
     }
 
     /// An in-memory store for tests (one shared connection).
@@ -152,19 +197,79 @@ impl Store {
         migrations::apply(&mut write)?;
         let read = Connection::open_with_flags(&uri, flags)?;
         configure(&read)?;
+        Ok(Store::sqlite_pair(write, read))
+    }
+
+    /// Connects to the PostgreSQL database at `url` (`postgres://user:pass@host:port/db`, see
+    /// [`validate_postgres_url`]) with a pool of at most [`POOL_SIZE`] connections, and applies
+    /// pending migrations (one transaction, under an advisory lock, so replicas starting
+    /// together take turns).
+    ///
+    /// # Errors
+    /// [`StoreError::BadDatabaseUrl`] for a malformed URL, [`StoreError::Postgres`] when the
+    /// server cannot be reached or refuses the login, [`StoreError::TooNew`] for a schema
+    /// written by a newer Countersign.
+    pub fn open_postgres(url: &str) -> Result<Store> {
         Ok(Store {
-            write: Mutex::new(write),
-            read: Mutex::new(read),
+            backend: Backend::Postgres(pg::Postgres::open(url)?),
         })
     }
 
-    /// The writer connection. Hold it only for one transaction.
-    pub fn write(&self) -> MutexGuard<'_, Connection> {
-        self.write.lock().unwrap_or_else(|p| p.into_inner())
+    /// `"sqlite"` or `"postgres"`: which backend this store runs on.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
     }
 
-    /// The reader connection.
+    /// The SQLite backend, or the PostgreSQL one for the caller to dispatch to.
+    pub(crate) fn sqlite(&self) -> std::result::Result<&Sqlite, &pg::Postgres> {
+        match &self.backend {
+            Backend::Sqlite(db) => Ok(db),
+            Backend::Postgres(pg) => Err(pg),
+        }
+    }
+
+    /// The SQLite writer connection, for tests and tools that inspect the file. Hold it only
+    /// for one transaction.
+    ///
+    /// # Panics
+    /// On a PostgreSQL store, which has no SQLite connection (use [`Store::execute_batch`]).
+    pub fn write(&self) -> MutexGuard<'_, Connection> {
+        match self.sqlite() {
+            Ok(db) => db.write(),
+            Err(_) => panic!("Store::write is the SQLite connection; this store is on PostgreSQL"),
+        }
+    }
+
+    /// The SQLite reader connection, for tests and tools.
+    ///
+    /// # Panics
+    /// On a PostgreSQL store (see [`Store::write`]).
     pub fn read(&self) -> MutexGuard<'_, Connection> {
-        self.read.lock().unwrap_or_else(|p| p.into_inner())
+        match self.sqlite() {
+            Ok(db) => db.read(),
+            Err(_) => panic!("Store::read is the SQLite connection; this store is on PostgreSQL"),
+        }
+    }
+
+    /// Runs `sql` (one or more statements separated by `;`) verbatim in one transaction,
+    /// outside every rule of the store: no audit row, no compare-and-set. Tests use it to act
+    /// as an attacker with write access to the database, on either backend.
+    ///
+    /// # Errors
+    /// The backend's error for a statement it refuses (nothing is applied then).
+    pub fn execute_batch(&self, sql: &str) -> Result<()> {
+        match self.sqlite() {
+            Ok(db) => {
+                let mut conn = db.write();
+                let tx = conn.transaction()?;
+                tx.execute_batch(sql)?;
+                tx.commit()?;
+                Ok(())
+            }
+            Err(pg) => pg.execute_batch(sql),
+        }
     }
 }

@@ -6,6 +6,7 @@ use rusqlite::OptionalExtension;
 use serde_json::Value;
 
 use crate::audit::{append, AuditEvent};
+use crate::row::Columns;
 use crate::{Result, Store};
 
 /// A verified policy to record as in force.
@@ -39,6 +40,16 @@ pub struct RecordedPolicy {
     pub signature_json: Option<String>,
 }
 
+/// The policy record from `serial, sha256, policy_bytes, signature_json`.
+pub(crate) fn recorded_policy_row(r: &impl Columns) -> Result<RecordedPolicy> {
+    Ok(RecordedPolicy {
+        serial: u64::try_from(r.int(0)?).unwrap_or(0),
+        sha256: r.text(1)?,
+        bytes: r.opt_blob(2)?,
+        signature_json: r.opt_text(3)?,
+    })
+}
+
 impl Store {
     /// The `(serial, sha256)` of the policy last accepted, if any.
     ///
@@ -53,21 +64,17 @@ impl Store {
     /// # Errors
     /// SQLite errors.
     pub fn recorded_policy(&self) -> Result<Option<RecordedPolicy>> {
-        let conn = self.read();
-        Ok(conn
-            .query_row(
-                "SELECT serial, sha256, policy_bytes, signature_json FROM policy_state WHERE id = 1",
-                [],
-                |r| {
-                    Ok(RecordedPolicy {
-                        serial: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
-                        sha256: r.get(1)?,
-                        bytes: r.get(2)?,
-                        signature_json: r.get(3)?,
-                    })
-                },
-            )
-            .optional()?)
+        let conn = match self.sqlite() {
+            Ok(db) => db.read(),
+            Err(pg) => return pg.recorded_policy(),
+        };
+        conn.query_row(
+            "SELECT serial, sha256, policy_bytes, signature_json FROM policy_state WHERE id = 1",
+            [],
+            |r| Ok(recorded_policy_row(r)),
+        )
+        .optional()?
+        .transpose()
     }
 
     /// Records a policy as in force, and its `policy.loaded` audit row, in one transaction —
@@ -80,7 +87,10 @@ impl Store {
     /// SQLite errors.
     pub fn accept_policy(&self, p: &AcceptedPolicy<'_>) -> Result<bool> {
         let serial = i64::try_from(p.serial).unwrap_or(i64::MAX);
-        let mut conn = self.write();
+        let mut conn = match self.sqlite() {
+            Ok(db) => db.write(),
+            Err(pg) => return pg.accept_policy(p, serial),
+        };
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let changed = tx.execute(
             "INSERT INTO policy_state (id, serial, sha256, loaded_at, policy_bytes, signature_json)

@@ -2,10 +2,15 @@
 
 use countersign_core::api::{ActionSummary, Status};
 use countersign_core::decision::Verdict;
-use countersign_core::{Action, ActionKind, Envelope, Risk, RiskLevel};
-use rusqlite::{params, OptionalExtension, Row};
+use countersign_core::{Action, Envelope, Risk};
+use rusqlite::{params, OptionalExtension};
+use serde_json::Value;
 
 use crate::audit::{append, AuditEvent};
+use crate::row::{
+    action_row, collect, corrupt, decision_row, history_row, summary_row, ACTION_COLUMNS,
+    DECISION_COLUMNS, SUMMARY_COLUMNS,
+};
 use crate::{Result, Store, StoreError};
 
 /// A draft to insert.
@@ -118,55 +123,60 @@ pub struct DecisionRow {
     pub decided_at: i64,
 }
 
-const ACTION_COLUMNS: &str =
-    "a.id, a.agent_id, g.name, a.action_json, a.action_digest, a.risk_json, \
-     a.status, a.callback_url, a.created_at, a.expires_at, a.decided_at";
-
-fn corrupt(column: &'static str, e: impl std::fmt::Display) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        0,
-        rusqlite::types::Type::Text,
-        Box::new(StoreError::Corrupt {
-            table: "actions",
-            column,
-            message: e.to_string(),
-        }),
-    )
+/// `(action_json, risk_json)` of a new draft: the action in RFC 8785 canonical form, the risk
+/// as serde writes it.
+pub(crate) fn encode_action(new: &NewAction<'_>) -> Result<(String, String)> {
+    let action_json = countersign_core::digest::canonical_json(new.action)
+        .map_err(|e| corrupt("actions", "action_json", e))?;
+    let action_json = String::from_utf8_lossy(&action_json).into_owned();
+    let risk_json =
+        serde_json::to_string(new.risk).map_err(|e| corrupt("actions", "risk_json", e))?;
+    Ok((action_json, risk_json))
 }
 
-fn action_row(r: &Row<'_>) -> rusqlite::Result<ActionRow> {
-    let action_json: String = r.get(3)?;
-    let risk_json: String = r.get(5)?;
-    let status: String = r.get(6)?;
-    Ok(ActionRow {
-        id: r.get(0)?,
-        agent_id: r.get(1)?,
-        agent: r.get(2)?,
-        action: serde_json::from_str(&action_json).map_err(|e| corrupt("action_json", e))?,
-        action_digest: r.get(4)?,
-        risk: serde_json::from_str(&risk_json).map_err(|e| corrupt("risk_json", e))?,
-        status: Status::parse(&status).ok_or_else(|| corrupt("status", status.clone()))?,
-        callback_url: r.get(7)?,
-        created_at: r.get(8)?,
-        expires_at: r.get(9)?,
-        decided_at: r.get(10)?,
+/// Detail of the `action.submitted` audit row.
+pub(crate) fn submitted_detail(new: &NewAction<'_>) -> Value {
+    serde_json::json!({
+        "agent_id": new.agent_id,
+        "kind": new.action.kind.as_str(),
+        "action_digest": new.action_digest,
+        "score": new.risk.score,
     })
 }
 
-fn decision_row(r: &Row<'_>) -> rusqlite::Result<DecisionRow> {
-    let verdict: String = r.get(1)?;
-    let envelope: String = r.get(6)?;
-    Ok(DecisionRow {
-        action_id: r.get(0)?,
-        verdict: serde_json::from_value(serde_json::Value::String(verdict))
-            .map_err(|e| corrupt("verdict", e))?,
-        reason: r.get(2)?,
-        approver: r.get(3)?,
-        keyid: r.get(4)?,
-        jti: r.get(5)?,
-        envelope: serde_json::from_str(&envelope).map_err(|e| corrupt("envelope_json", e))?,
-        decided_at: r.get(7)?,
-    })
+/// The envelope of a decision as stored (`decisions.envelope_json`).
+pub(crate) fn envelope_json(d: &NewDecision<'_>) -> Result<String> {
+    serde_json::to_string(d.envelope).map_err(|e| corrupt("decisions", "envelope_json", e))
+}
+
+/// The stored verdict, the audit event and its detail for a decision.
+pub(crate) fn decision_audit(d: &NewDecision<'_>) -> (&'static str, AuditEvent, Value) {
+    let verdict = match d.verdict {
+        Verdict::Approved => "approved",
+        Verdict::Rejected => "rejected",
+    };
+    let event = match d.status {
+        Status::Approved => AuditEvent::Approved,
+        Status::Expired => AuditEvent::Expired,
+        _ => AuditEvent::Rejected,
+    };
+    let detail = serde_json::json!({
+        "approver": d.approver, "keyid": d.keyid, "jti": d.jti, "reason": d.reason,
+        "action_digest": d.shown_digest, "signed_digest": d.signed_digest,
+    });
+    (verdict, event, detail)
+}
+
+/// Why a compare-and-set from `pending` failed, from the draft's status now (`None`: no such
+/// draft).
+pub(crate) fn cas_lost(id: &str, status: Option<String>) -> StoreError {
+    match status {
+        None => StoreError::NotFound(id.into()),
+        Some(status) => StoreError::NotPending {
+            id: id.into(),
+            status,
+        },
+    }
 }
 
 impl Store {
@@ -178,20 +188,11 @@ impl Store {
     /// # Errors
     /// SQLite errors.
     pub fn insert_action(&self, new: &NewAction<'_>, max_pending: u32) -> Result<bool> {
-        let action_json = countersign_core::digest::canonical_json(new.action).map_err(|e| {
-            StoreError::Corrupt {
-                table: "actions",
-                column: "action_json",
-                message: e.to_string(),
-            }
-        })?;
-        let action_json = String::from_utf8_lossy(&action_json).into_owned();
-        let risk_json = serde_json::to_string(new.risk).map_err(|e| StoreError::Corrupt {
-            table: "actions",
-            column: "risk_json",
-            message: e.to_string(),
-        })?;
-        let mut conn = self.write();
+        let (action_json, risk_json) = encode_action(new)?;
+        let mut conn = match self.sqlite() {
+            Ok(db) => db.write(),
+            Err(pg) => return pg.insert_action(new, &action_json, &risk_json, max_pending),
+        };
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let pending: u32 = tx.query_row(
             "SELECT COUNT(*) FROM actions WHERE agent_id = ?1 AND status = 'pending'",
@@ -226,12 +227,7 @@ impl Store {
             new.created_at,
             AuditEvent::Submitted,
             Some(new.id),
-            &serde_json::json!({
-                "agent_id": new.agent_id,
-                "kind": new.action.kind.as_str(),
-                "action_digest": new.action_digest,
-                "score": new.risk.score,
-            }),
+            &submitted_detail(new),
         )?;
         tx.commit()?;
         Ok(true)
@@ -242,9 +238,14 @@ impl Store {
     /// # Errors
     /// SQLite errors or unreadable stored JSON.
     pub fn action(&self, id: &str) -> Result<Option<ActionRow>> {
-        let conn = self.read();
+        let conn = match self.sqlite() {
+            Ok(db) => db.read(),
+            Err(pg) => return pg.action(id),
+        };
         let sql = format!("SELECT {ACTION_COLUMNS} FROM actions a JOIN agents g ON g.id = a.agent_id WHERE a.id = ?1");
-        Ok(conn.query_row(&sql, [id], action_row).optional()?)
+        conn.query_row(&sql, [id], |r| Ok(action_row(r)))
+            .optional()?
+            .transpose()
     }
 
     /// Drafts, pending first, then newest first; at most `limit`.
@@ -252,14 +253,16 @@ impl Store {
     /// # Errors
     /// SQLite errors or unreadable stored JSON.
     pub fn actions(&self, limit: u32) -> Result<Vec<ActionRow>> {
-        let conn = self.read();
+        let conn = match self.sqlite() {
+            Ok(db) => db.read(),
+            Err(pg) => return pg.actions(limit),
+        };
         let sql = format!(
             "SELECT {ACTION_COLUMNS} FROM actions a JOIN agents g ON g.id = a.agent_id \
              ORDER BY (a.status = 'pending') DESC, a.created_at DESC, a.rowid DESC LIMIT ?1"
         );
         let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map([limit], action_row)?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        collect(&mut stmt, [limit], |r| action_row(r))
     }
 
     /// The newest `limit` drafts whatever their status, newest first (the policy preview
@@ -268,14 +271,16 @@ impl Store {
     /// # Errors
     /// SQLite errors or unreadable stored JSON.
     pub fn recent_actions(&self, limit: u32) -> Result<Vec<ActionRow>> {
-        let conn = self.read();
+        let conn = match self.sqlite() {
+            Ok(db) => db.read(),
+            Err(pg) => return pg.recent_actions(limit),
+        };
         let sql = format!(
             "SELECT {ACTION_COLUMNS} FROM actions a JOIN agents g ON g.id = a.agent_id \
              ORDER BY a.created_at DESC, a.rowid DESC LIMIT ?1"
         );
         let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map([limit], action_row)?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        collect(&mut stmt, [limit], |r| action_row(r))
     }
 
     /// The review queue's rows: pending drafts (at most `pending`) then decided ones (at most
@@ -287,38 +292,17 @@ impl Store {
     /// # Errors
     /// SQLite errors, or a stored kind, status or score that is not one Countersign writes.
     pub fn action_summaries(&self, pending: u32, decided: u32) -> Result<Vec<ActionSummary>> {
-        let conn = self.read();
-        let mut stmt = conn.prepare(
-            "SELECT * FROM (SELECT a.id, g.name, a.kind, a.target, a.summary, a.status, a.score, \
-             a.action_digest, a.created_at, a.expires_at FROM actions a JOIN agents g ON g.id = a.agent_id \
+        let conn = match self.sqlite() {
+            Ok(db) => db.read(),
+            Err(pg) => return pg.action_summaries(pending, decided),
+        };
+        let mut stmt = conn.prepare(&format!(
+            "SELECT * FROM (SELECT {SUMMARY_COLUMNS} FROM actions a JOIN agents g ON g.id = a.agent_id \
              WHERE a.status = 'pending' ORDER BY a.created_at DESC, a.rowid DESC LIMIT ?1) \
-             UNION ALL SELECT * FROM (SELECT a.id, g.name, a.kind, a.target, a.summary, a.status, a.score, \
-             a.action_digest, a.created_at, a.expires_at FROM actions a JOIN agents g ON g.id = a.agent_id \
+             UNION ALL SELECT * FROM (SELECT {SUMMARY_COLUMNS} FROM actions a JOIN agents g ON g.id = a.agent_id \
              WHERE a.status != 'pending' ORDER BY a.created_at DESC, a.rowid DESC LIMIT ?2)",
-        )?;
-        let rows = stmt.query_map([pending, decided], |r| {
-            let kind: String = r.get(2)?;
-            let status: String = r.get(5)?;
-            let score: i64 = r.get(6)?;
-            let score = u8::try_from(score)
-                .ok()
-                .filter(|s| *s <= 100)
-                .ok_or_else(|| corrupt("score", score))?;
-            Ok(ActionSummary {
-                id: r.get(0)?,
-                agent: r.get(1)?,
-                kind: ActionKind::parse(&kind).ok_or_else(|| corrupt("kind", kind.clone()))?,
-                target: r.get(3)?,
-                summary: r.get(4)?,
-                status: Status::parse(&status).ok_or_else(|| corrupt("status", status.clone()))?,
-                score,
-                level: RiskLevel::of(score),
-                action_digest: r.get(7)?,
-                created_at: r.get(8)?,
-                expires_at: r.get(9)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        ))?;
+        collect(&mut stmt, [pending, decided], |r| summary_row(r))
     }
 
     /// Decided drafts with their decision's approver, reason and time, most recently decided
@@ -327,22 +311,17 @@ impl Store {
     /// # Errors
     /// SQLite errors or unreadable stored JSON.
     pub fn history(&self, limit: u32) -> Result<Vec<HistoryRow>> {
-        let conn = self.read();
+        let conn = match self.sqlite() {
+            Ok(db) => db.read(),
+            Err(pg) => return pg.history(limit),
+        };
         let sql = format!(
             "SELECT {ACTION_COLUMNS}, d.approver, d.reason, d.decided_at \
              FROM actions a JOIN agents g ON g.id = a.agent_id JOIN decisions d ON d.action_id = a.id \
              ORDER BY d.decided_at DESC, d.rowid DESC LIMIT ?1"
         );
         let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map([limit], |r| {
-            Ok(HistoryRow {
-                action: action_row(r)?,
-                approver: r.get(11)?,
-                reason: r.get(12)?,
-                decided_at: r.get(13)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        collect(&mut stmt, [limit], |r| history_row(r))
     }
 
     /// Pending drafts whose `expires_at` is at or before `now`.
@@ -350,14 +329,16 @@ impl Store {
     /// # Errors
     /// SQLite errors or unreadable stored JSON.
     pub fn due_for_expiry(&self, now: i64) -> Result<Vec<ActionRow>> {
-        let conn = self.read();
+        let conn = match self.sqlite() {
+            Ok(db) => db.read(),
+            Err(pg) => return pg.due_for_expiry(now),
+        };
         let sql = format!(
             "SELECT {ACTION_COLUMNS} FROM actions a JOIN agents g ON g.id = a.agent_id \
              WHERE a.status = 'pending' AND a.expires_at <= ?1 ORDER BY a.expires_at"
         );
         let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map([now], action_row)?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        collect(&mut stmt, [now], |r| action_row(r))
     }
 
     /// Number of pending drafts.
@@ -365,7 +346,10 @@ impl Store {
     /// # Errors
     /// SQLite errors.
     pub fn pending_count(&self) -> Result<u32> {
-        let conn = self.read();
+        let conn = match self.sqlite() {
+            Ok(db) => db.read(),
+            Err(pg) => return pg.pending_count(),
+        };
         Ok(conn.query_row(
             "SELECT COUNT(*) FROM actions WHERE status = 'pending'",
             [],
@@ -380,12 +364,11 @@ impl Store {
     /// [`StoreError::NotPending`] if it was decided meanwhile or the digest differs,
     /// [`StoreError::NotFound`] for an unknown id; SQLite errors.
     pub fn record_decision(&self, d: &NewDecision<'_>) -> Result<()> {
-        let envelope_json = serde_json::to_string(d.envelope).map_err(|e| StoreError::Corrupt {
-            table: "decisions",
-            column: "envelope_json",
-            message: e.to_string(),
-        })?;
-        let mut conn = self.write();
+        let envelope_json = envelope_json(d)?;
+        let mut conn = match self.sqlite() {
+            Ok(db) => db.write(),
+            Err(pg) => return pg.record_decision(d, &envelope_json),
+        };
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let changed = tx.execute(
             "UPDATE actions SET status = ?1, decided_at = ?2 \
@@ -400,13 +383,7 @@ impl Store {
                     |r| r.get(0),
                 )
                 .optional()?;
-            return Err(match status {
-                None => StoreError::NotFound(d.action_id.into()),
-                Some(status) => StoreError::NotPending {
-                    id: d.action_id.into(),
-                    status,
-                },
-            });
+            return Err(cas_lost(d.action_id, status));
         }
         countersign_core::crash::point(countersign_core::crash::DECIDE_AFTER_CAS);
         // Any decision ends a wait for co-signatures (a rejection, an expiry, or the quorum).
@@ -414,30 +391,13 @@ impl Store {
             "DELETE FROM cosign_pending WHERE action_id = ?1",
             [d.action_id],
         )?;
-        let verdict = match d.verdict {
-            Verdict::Approved => "approved",
-            Verdict::Rejected => "rejected",
-        };
+        let (verdict, event, detail) = decision_audit(d);
         tx.execute(
             "INSERT INTO decisions (action_id, verdict, reason, approver, keyid, jti, envelope_json, decided_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![d.action_id, verdict, d.reason, d.approver, d.keyid, d.jti, envelope_json, d.decided_at],
         )?;
-        let event = match d.status {
-            Status::Approved => AuditEvent::Approved,
-            Status::Expired => AuditEvent::Expired,
-            _ => AuditEvent::Rejected,
-        };
-        append(
-            &tx,
-            d.decided_at,
-            event,
-            Some(d.action_id),
-            &serde_json::json!({
-                "approver": d.approver, "keyid": d.keyid, "jti": d.jti, "reason": d.reason,
-                "action_digest": d.shown_digest, "signed_digest": d.signed_digest,
-            }),
-        )?;
+        append(&tx, d.decided_at, event, Some(d.action_id), &detail)?;
         countersign_core::crash::point(countersign_core::crash::DECIDE_BEFORE_COMMIT);
         tx.commit()?;
         Ok(())
@@ -448,14 +408,16 @@ impl Store {
     /// # Errors
     /// SQLite errors or unreadable stored JSON.
     pub fn decision(&self, action_id: &str) -> Result<Option<DecisionRow>> {
-        let conn = self.read();
-        Ok(conn
-            .query_row(
-                "SELECT action_id, verdict, reason, approver, keyid, jti, envelope_json, decided_at \
-                 FROM decisions WHERE action_id = ?1",
-                [action_id],
-                decision_row,
-            )
-            .optional()?)
+        let conn = match self.sqlite() {
+            Ok(db) => db.read(),
+            Err(pg) => return pg.decision(action_id),
+        };
+        conn.query_row(
+            &format!("SELECT {DECISION_COLUMNS} FROM decisions WHERE action_id = ?1"),
+            [action_id],
+            |r| Ok(decision_row(r)),
+        )
+        .optional()?
+        .transpose()
     }
 }

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
 mod audit;
+mod backends;
 mod policy;
 mod vectors;
 
