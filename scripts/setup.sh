@@ -19,7 +19,9 @@ pkgs=(build-essential pkg-config libssl-dev libgtk-3-dev libwebkit2gtk-4.1-dev l
       libjavascriptcoregtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
       xvfb xauth imagemagick dbus dbus-x11 dunst libnotify-bin curl python3 python3-pip python3-venv)
 # gnome-keyring: a real Secret Service for the headless keychain tests (scripts/keychain-test.sh).
-[ $want_test = 1 ] && pkgs+=(webkit2gtk-driver xdotool gnome-keyring)
+# postgresql: the server binaries (initdb, pg_ctl) the PostgreSQL suites run a throwaway cluster
+# of (scripts/pg-test.sh); the package's own cluster is not used.
+[ $want_test = 1 ] && pkgs+=(webkit2gtk-driver xdotool gnome-keyring postgresql)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up what is missing and runs every test of Countersign (what CI runs via .ci/run):
 #   formatting, lints, the UI's type check and unit tests, the Rust test suites (core, store,
-#   broker over real HTTP, gate, CLI against a real broker), kill -9 at each step of a decision
+#   broker over real HTTP, gate, CLI against a real broker; the store's shared suite and
+#   `serve --database` on both SQLite and a throwaway PostgreSQL cluster, scripts/pg-test.sh), kill -9 at each step of a decision
 #   (the crash-points feature), the approver key in gnome-keyring (headless), the Python verifier over the shared
 #   decision vectors (tests/vectors), the Python SDK and the MCP gateway (official MCP SDK) against
 #   a real broker, the SDK's types (mypy --strict), the drift check of the generated TypeScript bindings, the end-to-end tests
@@ -25,8 +26,11 @@ step "UI: type check, unit tests, build"
 step "lint: cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-step "Rust tests (regenerates ui/src/bindings)"
-INSTA_UPDATE=no cargo test --workspace 2>&1 | tee "$logs/cargo.log"
+step "Rust tests (regenerates ui/src/bindings), PostgreSQL suites against a throwaway cluster"
+# Under pg-test.sh every suite sees COUNTERSIGN_TEST_PG, so the PostgreSQL half of the store's
+# shared suite and `serve --database` run (and count) with the rest; pg-test.sh fails when no
+# cluster can be started, and with CI=true a suite that finds no server fails instead of skipping.
+INSTA_UPDATE=no bash scripts/pg-test.sh cargo test --workspace 2>&1 | tee "$logs/cargo.log"
 
 step "crash safety: kill -9 at each step of a decision and of the gate (crash-points feature)"
 cargo clippy -p countersign-cli --features crash-points --all-targets --quiet -- -D warnings

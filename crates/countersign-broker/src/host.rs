@@ -33,6 +33,15 @@ pub enum StartError {
         /// The cause.
         cause: countersign_store::StoreError,
     },
+    /// The PostgreSQL database (`--database`) failed to open: a bad URL, an unreachable
+    /// server, a refused login, or a schema from a newer Countersign.
+    #[error("database {url}: {cause}")]
+    Database {
+        /// The URL, its password replaced by `***`.
+        url: String,
+        /// The cause.
+        cause: countersign_store::StoreError,
+    },
     /// The approver key could not be loaded or created.
     #[error("approver key: {0}")]
     Key(keystore::KeyStoreError),
@@ -95,6 +104,35 @@ pub fn open_store(dir: &Path) -> Result<Arc<Store>, StartError> {
     Store::open(&path)
         .map(Arc::new)
         .map_err(|cause| StartError::Store { path, cause })
+}
+
+/// Opens the store: the PostgreSQL database at `database` when given (a team's shared
+/// database, see [`Store::open_postgres`]), else the SQLite file in `dir` ([`open_store`]).
+///
+/// # Errors
+/// [`StartError::Database`] naming what is wrong with the URL or the server,
+/// [`StartError::Store`] for the SQLite file.
+pub fn open_database(dir: &Path, database: Option<&str>) -> Result<Arc<Store>, StartError> {
+    match database {
+        None => open_store(dir),
+        Some(url) => {
+            Store::open_postgres(url)
+                .map(Arc::new)
+                .map_err(|cause| StartError::Database {
+                    url: countersign_store::pg::redact(url),
+                    cause,
+                })
+        }
+    }
+}
+
+/// Where `open_database` keeps state, for start-up messages: the SQLite file in `dir`, or the
+/// PostgreSQL URL with its password replaced by `***`.
+pub fn database_label(dir: &Path, database: Option<&str>) -> String {
+    match database {
+        None => dir.join(DB_FILE).display().to_string(),
+        Some(url) => countersign_store::pg::redact(url),
+    }
 }
 
 /// Loads (or creates) the approver key and names the approver: `approver` if given, else

@@ -96,8 +96,7 @@ fn write_out(out: Option<&Path>, json: &[u8]) -> Result<()> {
 pub(crate) fn run(command: CosignCommand) -> Result<ExitCode> {
     match command {
         CosignCommand::Export { id, out, state } => {
-            let dir = host::data_dir(state.data_dir.as_deref())?;
-            let store = host::open_store(&dir)?;
+            let (_, store) = state.open()?;
             let request = countersign_broker::export_cosign_request(&store, &id)?;
             write_out(out.as_deref(), &serde_json::to_vec_pretty(&request)?)?;
             if let Some(p) = &out {
@@ -223,8 +222,7 @@ fn sign(
 
 fn import(file: &Path, state: &StateArgs, policy: &PolicyArgs) -> Result<ExitCode> {
     let bytes = read_file(file)?;
-    let dir = host::data_dir(state.data_dir.as_deref())?;
-    let store = host::open_store(&dir)?;
+    let (dir, store) = state.open()?;
     let policy = countersign_broker::policy::load_policy_files(
         &store,
         &policy.files(),

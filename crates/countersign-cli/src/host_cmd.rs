@@ -17,8 +17,7 @@ pub(crate) fn serve(
     unix_socket: Option<std::path::PathBuf>,
     policy: &crate::policy_cmd::PolicyArgs,
 ) -> Result<ExitCode> {
-    let dir = host::data_dir(state.data_dir.as_deref())?;
-    let store = host::open_store(&dir)?;
+    let (dir, store) = state.open()?;
     let policy_files = policy.files();
     let start =
         countersign_broker::policy::start_policy(&store, &policy_files, countersign_broker::now())
@@ -50,7 +49,8 @@ pub(crate) fn serve(
         let listener = host::bind(listen).await?;
         let bound = listener.local_addr()?;
         let (name, keyid) = broker.approver();
-        eprintln!("countersign: agent API on http://{bound} (data dir {}, approver {name} {keyid}, key in {location:?})", dir.display());
+        let database = host::database_label(&dir, state.database.as_deref());
+        eprintln!("countersign: agent API on http://{bound} (data dir {}, database {database}, approver {name} {keyid}, key in {location:?})", dir.display());
         let _expiry = broker.spawn_expiry_loop();
         if let Some(path) = unix_socket.clone() {
             eprintln!("countersign: agent API also on unix:{}", path.display());
@@ -83,8 +83,7 @@ pub(crate) fn serve(
 }
 
 pub(crate) fn agent_add(state: &StateArgs, name: &str, token_only: bool) -> Result<ExitCode> {
-    let dir = host::data_dir(state.data_dir.as_deref())?;
-    let store = host::open_store(&dir)?;
+    let (_, store) = state.open()?;
     // Registering an agent needs no key: do not touch the keychain for it.
     let token = countersign_broker::register_agent(&store, name)?;
     if token_only {
@@ -100,8 +99,7 @@ pub(crate) fn agent_add(state: &StateArgs, name: &str, token_only: bool) -> Resu
 }
 
 pub(crate) fn agent_list(state: &StateArgs) -> Result<ExitCode> {
-    let dir = host::data_dir(state.data_dir.as_deref())?;
-    let store = host::open_store(&dir)?;
+    let (_, store) = state.open()?;
     for a in store.agents()? {
         println!("{}\t{}", a.name, a.id);
     }
@@ -189,8 +187,7 @@ pub(crate) fn rotate(
 }
 
 pub(crate) fn queue(state: &StateArgs, json: bool, pending_only: bool) -> Result<ExitCode> {
-    let dir = host::data_dir(state.data_dir.as_deref())?;
-    let store = host::open_store(&dir)?;
+    let (_, store) = state.open()?;
     let rows: Vec<_> = store
         .actions(1000)?
         .into_iter()
@@ -255,7 +252,7 @@ pub(crate) fn audit_verify(
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             countersign_store::checkpoint::verify_log(&rows, &checkpoints, &trusted)
         }
-        None => host::open_store(&dir)?.verify_audit(&trusted)?,
+        None => host::open_database(&dir, state.database.as_deref())?.verify_audit(&trusted)?,
     };
     println!(
         "audit: {} rows (last {}), {} signed checkpoint(s) covering rows 1..={}, {} newer row(s) covered by the hash chain only",
@@ -278,8 +275,7 @@ pub(crate) fn audit_verify(
 /// `countersign audit export`: the log and its checkpoints as JSON Lines.
 pub(crate) fn audit_export(state: &StateArgs, out: Option<&std::path::Path>) -> Result<ExitCode> {
     use std::io::Write as _;
-    let dir = host::data_dir(state.data_dir.as_deref())?;
-    let store = host::open_store(&dir)?;
+    let (_, store) = state.open()?;
     let lines = audit_jsonl(&store.audit_rows()?, &store.checkpoints()?);
     let mut sink: Box<dyn std::io::Write> = match out {
         Some(path) => Box::new(std::io::BufWriter::new(

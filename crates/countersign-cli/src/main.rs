@@ -58,6 +58,21 @@ struct StateArgs {
     /// Approver display name written into decisions (default: $USER).
     #[arg(long, env = "COUNTERSIGN_APPROVER")]
     approver: Option<String>,
+    /// A team's shared PostgreSQL database, as a URL
+    /// (postgres://USER:PASSWORD@HOST:PORT/DATABASE); prefer the environment variable, which
+    /// other users cannot read from the process list. Default: the SQLite file in the data dir.
+    /// The approver key stays in the data dir (or the keychain) either way.
+    #[arg(long, env = "COUNTERSIGN_DATABASE", value_name = "URL")]
+    database: Option<String>,
+}
+
+impl StateArgs {
+    /// The data dir and the store (`--database`, else the SQLite file in the data dir).
+    fn open(&self) -> anyhow::Result<(PathBuf, std::sync::Arc<countersign_store::Store>)> {
+        let dir = countersign_broker::host::data_dir(self.data_dir.as_deref())?;
+        let store = countersign_broker::host::open_database(&dir, self.database.as_deref())?;
+        Ok((dir, store))
+    }
 }
 
 #[derive(Subcommand)]

@@ -1,11 +1,10 @@
 //! Countersign's store: one interface, two backends.
 //!
-//! - **SQLite** (the embedded default, [`Store::open`]): one file, WAL mode, `busy_timeout` on every connection, `synchronous=FULL` so that a
-//! submission or decision acknowledged to anyone has reached the disk. Schema changes are
-//! migrations applied in one transaction ([`migrations`]).
-//!
-//!   Writes go through one connection behind a mutex (SQLite has one writer); reads through a
-//!   second connection, so the review UI does not wait on submissions.
+//! - **SQLite** (the embedded default, [`Store::open`]): one file, WAL mode, `busy_timeout` on
+//!   every connection, `synchronous=FULL` so that a submission or decision acknowledged to
+//!   anyone has reached the disk. Schema changes are migrations applied in one transaction
+//!   ([`migrations`]). Writes go through one connection behind a mutex (SQLite has one
+//!   writer); reads through a second connection, so the review UI does not wait on submissions.
 //! - **PostgreSQL** (team mode, [`Store::open_postgres`]): a small connection pool; the same
 //!   methods, the same schema semantics, the same audit hash chain (see [`pg`]).
 //!
@@ -97,6 +96,8 @@ pub struct Store {
     backend: Backend,
 }
 
+// One store per process, so the size of the SQLite variant (two connections) costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Backend {
     Sqlite(Sqlite),
     Postgres(pg::Postgres),

@@ -8,6 +8,7 @@ mod gate_policy;
 mod hook;
 mod mcp;
 mod policy;
+mod postgres;
 mod quorum;
 mod rotate;
 mod score;

@@ -143,18 +143,14 @@ pub(crate) struct Postgres {
 /// server sent (`postgres::Error`'s `Display` says only "db error" then), else the client's.
 pub(crate) fn describe(e: &postgres::Error) -> String {
     match e.as_db_error() {
-        Some(db) => format!(
-            "{} {}: {}",
-            db.severity(),
-            db.code().code(),
-            db.message()
-        ),
+        Some(db) => format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
         None => e.to_string(),
     }
 }
 
-/// `url` with any password replaced by `***`, for error messages.
-fn redact(url: &str) -> String {
+/// `url` with any password replaced by `***`, for messages and logs
+/// (`postgres://ana:secret@db/cs` → `postgres://ana:***@db/cs`).
+pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.into();
     };

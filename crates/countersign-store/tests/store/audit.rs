@@ -3,10 +3,22 @@
 use countersign_core::{ApproverKey, TrustedKeys};
 use countersign_store::checkpoint::{audit_jsonl, verify_log};
 use countersign_store::{AuditEvent, AuditProblem, Store};
-use rusqlite::params;
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
+
+on_both_backends!(
+    an_untouched_log_with_checkpoints_verifies,
+    an_edited_row_is_detected,
+    an_edited_row_with_every_later_hash_recomputed_is_caught_by_the_checkpoints,
+    a_deleted_row_is_detected,
+    reordered_rows_are_detected,
+    a_truncated_log_is_detected,
+    a_checkpoint_signed_by_another_key_does_not_verify,
+    a_checkpoint_whose_body_was_edited_does_not_verify,
+    checkpoints_are_signed_every_n_rows_and_not_twice_for_one_head,
+    the_export_is_one_json_object_per_line_and_verifies_on_its_own,
+);
 
 fn key(seed: u8) -> ApproverKey {
     ApproverKey::from_seed(&Zeroizing::new([seed; 32]))
@@ -16,9 +28,8 @@ fn trust() -> TrustedKeys {
     TrustedKeys::from_keys(vec![key(1).trusted_key("ana", "approver")]).unwrap()
 }
 
-/// Ten rows, checkpoints after rows 5 and 10.
-fn log() -> Store {
-    let s = Store::open_in_memory().unwrap();
+/// Ten rows in `s`, checkpoints after rows 5 and 10.
+fn log(s: Store) -> Store {
     for i in 1..=10 {
         s.audit(
             1_790_000_000 + i,
@@ -38,8 +49,14 @@ fn problems(s: &Store) -> Vec<AuditProblem> {
     s.verify_audit(&trust()).unwrap().problems
 }
 
+/// Runs `statement` as an attacker with write access to the database would.
 fn sql(s: &Store, statement: &str) {
-    s.write().execute_batch(statement).unwrap();
+    s.execute_batch(statement).unwrap();
+}
+
+/// `text` as an SQL string literal (quotes doubled, SQL:2016 §5.3).
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// The chain's own hash, recomputed as an attacker with write access would.
@@ -59,9 +76,8 @@ fn forge_hash(
     hex::encode(h.finalize())
 }
 
-#[test]
-fn an_untouched_log_with_checkpoints_verifies() {
-    let s = log();
+fn an_untouched_log_with_checkpoints_verifies(s: Store) {
+    let s = log(s);
     let report = s.verify_audit(&trust()).unwrap();
     assert!(report.is_intact(), "{:?}", report.problems);
     assert_eq!(
@@ -71,9 +87,8 @@ fn an_untouched_log_with_checkpoints_verifies() {
     assert_eq!(report.unsigned_tail(), 0);
 }
 
-#[test]
-fn an_edited_row_is_detected() {
-    let s = log();
+fn an_edited_row_is_detected(s: Store) {
+    let s = log(s);
     sql(
         &s,
         r#"UPDATE audit SET detail_json = '{"n":3,"summary":"harmless"}' WHERE seq = 3"#,
@@ -81,9 +96,8 @@ fn an_edited_row_is_detected() {
     assert_eq!(problems(&s), vec![AuditProblem::Edited { seq: 3 }]);
 }
 
-#[test]
-fn an_edited_row_with_every_later_hash_recomputed_is_caught_by_the_checkpoints() {
-    let s = log();
+fn an_edited_row_with_every_later_hash_recomputed_is_caught_by_the_checkpoints(s: Store) {
+    let s = log(s);
     let rows = s.audit_rows().unwrap();
     let mut prev = rows[1].hash.clone();
     for row in &rows[2..] {
@@ -100,12 +114,16 @@ fn an_edited_row_with_every_later_hash_recomputed_is_caught_by_the_checkpoints()
             row.action_id.as_deref().unwrap(),
             &detail,
         );
-        s.write()
-            .execute(
-                "UPDATE audit SET detail_json = ?1, prev_hash = ?2, hash = ?3 WHERE seq = ?4",
-                params![detail.to_string(), prev, hash, row.seq],
-            )
-            .unwrap();
+        sql(
+            &s,
+            &format!(
+                "UPDATE audit SET detail_json = {}, prev_hash = {}, hash = {} WHERE seq = {}",
+                literal(&detail.to_string()),
+                literal(&prev),
+                literal(&hash),
+                row.seq
+            ),
+        );
         prev = hash;
     }
     assert!(
@@ -125,16 +143,14 @@ fn an_edited_row_with_every_later_hash_recomputed_is_caught_by_the_checkpoints()
     );
 }
 
-#[test]
-fn a_deleted_row_is_detected() {
-    let s = log();
+fn a_deleted_row_is_detected(s: Store) {
+    let s = log(s);
     sql(&s, "DELETE FROM audit WHERE seq = 4");
     assert_eq!(problems(&s), vec![AuditProblem::Deleted { from: 4, to: 4 }]);
 }
 
-#[test]
-fn reordered_rows_are_detected() {
-    let s = log();
+fn reordered_rows_are_detected(s: Store) {
+    let s = log(s);
     // Swap rows 3 and 4 wholesale (content, links and hashes), keeping the sequence numbers.
     sql(
         &s,
@@ -151,9 +167,8 @@ fn reordered_rows_are_detected() {
     );
 }
 
-#[test]
-fn a_truncated_log_is_detected() {
-    let s = log();
+fn a_truncated_log_is_detected(s: Store) {
+    let s = log(s);
     sql(&s, "DELETE FROM audit WHERE seq > 7");
     assert_eq!(
         problems(&s),
@@ -164,9 +179,8 @@ fn a_truncated_log_is_detected() {
     );
 }
 
-#[test]
-fn a_checkpoint_signed_by_another_key_does_not_verify() {
-    let s = log();
+fn a_checkpoint_signed_by_another_key_does_not_verify(s: Store) {
+    let s = log(s);
     sql(&s, "DELETE FROM audit_checkpoints WHERE seq = 10");
     s.checkpoint(&key(2), 1_790_000_200).unwrap();
     let found = problems(&s);
@@ -179,26 +193,24 @@ fn a_checkpoint_signed_by_another_key_does_not_verify() {
     );
 }
 
-#[test]
-fn a_checkpoint_whose_body_was_edited_does_not_verify() {
-    let s = log();
+fn a_checkpoint_whose_body_was_edited_does_not_verify(s: Store) {
+    let s = log(s);
     let (_, mut envelope) = s.checkpoints().unwrap().remove(0);
     envelope.payload = envelope.payload.replacen('A', "B", 1);
-    s.write()
-        .execute(
-            "UPDATE audit_checkpoints SET envelope_json = ?1 WHERE seq = 5",
-            [serde_json::to_string(&envelope).unwrap()],
-        )
-        .unwrap();
+    sql(
+        &s,
+        &format!(
+            "UPDATE audit_checkpoints SET envelope_json = {} WHERE seq = 5",
+            literal(&serde_json::to_string(&envelope).unwrap())
+        ),
+    );
     assert!(matches!(
         problems(&s).as_slice(),
         [AuditProblem::BadCheckpoint { seq: 5, .. }]
     ));
 }
 
-#[test]
-fn checkpoints_are_signed_every_n_rows_and_not_twice_for_one_head() {
-    let s = Store::open_in_memory().unwrap();
+fn checkpoints_are_signed_every_n_rows_and_not_twice_for_one_head(s: Store) {
     assert!(
         s.checkpoint(&key(1), 1).unwrap().is_none(),
         "nothing to sign in an empty log"
@@ -219,9 +231,8 @@ fn checkpoints_are_signed_every_n_rows_and_not_twice_for_one_head() {
     );
 }
 
-#[test]
-fn the_export_is_one_json_object_per_line_and_verifies_on_its_own() {
-    let s = log();
+fn the_export_is_one_json_object_per_line_and_verifies_on_its_own(s: Store) {
+    let s = log(s);
     let rows = s.audit_rows().unwrap();
     let checkpoints = s.checkpoints().unwrap();
     let lines = audit_jsonl(&rows, &checkpoints);

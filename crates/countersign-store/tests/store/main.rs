@@ -1,8 +1,22 @@
 //! The store on its own: migrations, tokens, the decision compare-and-set.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
 
+/// Instantiates each named test `fn name(s: Store)` once per backend, as
+/// `<module>::sqlite::name` and `<module>::postgres::name` (fixture: [`backends::fixture`]).
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { if let Some(s) = crate::backends::fixture::sqlite() { super::$name(s) } } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { if let Some(s) = crate::backends::fixture::postgres() { super::$name(s) } } )*
+        }
+    };
+}
+
 mod audit;
 mod backends;
+mod pg_fixture;
 mod policy;
 mod vectors;
 
