@@ -38,10 +38,14 @@ pub struct Prompt {
 }
 
 /// Whether approving a draft at `level` (and, when a policy is in force, `requirement`) needs
-/// the native second step: high and critical risk, and anything the policy reserves to a lead.
+/// the native second step: high and critical risk, and anything the policy reserves to a lead
+/// or to two approvers.
 pub fn needs_confirmation(level: RiskLevel, requirement: Option<Requirement>) -> bool {
     matches!(level, RiskLevel::High | RiskLevel::Critical)
-        || requirement == Some(Requirement::LeadRequired)
+        || matches!(
+            requirement,
+            Some(Requirement::LeadRequired | Requirement::TwoApprovers)
+        )
 }
 
 /// The policy's requirement for `detail`, or for its edit scoring `edited_score` when that is
@@ -83,6 +87,8 @@ pub fn prompt_for(
     };
     let why = if requirement == Some(Requirement::LeadRequired) {
         "The policy requires a lead for this draft."
+    } else if requirement == Some(Requirement::TwoApprovers) {
+        "The policy requires two approvers for this draft: your signature is the first of two."
     } else {
         "High-risk approvals need this second step."
     };
@@ -200,7 +206,7 @@ mod tests {
     }
 
     #[test]
-    fn only_high_critical_or_lead_required_drafts_need_the_second_step() {
+    fn only_high_critical_lead_required_or_two_approver_drafts_need_the_second_step() {
         assert!(!needs_confirmation(RiskLevel::Low, None));
         assert!(!needs_confirmation(RiskLevel::Medium, None));
         assert!(!needs_confirmation(
@@ -212,6 +218,10 @@ mod tests {
         assert!(
             needs_confirmation(RiskLevel::Low, Some(Requirement::LeadRequired)),
             "a lead_required draft is confirmed whatever its band"
+        );
+        assert!(
+            needs_confirmation(RiskLevel::Medium, Some(Requirement::TwoApprovers)),
+            "a two_approvers draft is confirmed whatever its band"
         );
     }
 

@@ -58,8 +58,8 @@ fn check_size(text: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Approves draft `id` as the first signer when the policy needs a lead this approver is not
-/// (after the native confirmation for lead-required drafts), writes the co-sign request to
+/// Approves draft `id` as the first signer when the policy needs a lead this approver is not,
+/// or two approvers (after the native confirmation those bands ask for), writes the co-sign request to
 /// the co-sign directory, and returns who signed and what is missing.
 ///
 /// # Errors

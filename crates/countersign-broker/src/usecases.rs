@@ -650,8 +650,9 @@ impl Broker {
             .unwrap_or_default()
     }
 
-    /// Refuses an approval the policy does not allow this approver: a `lead_required` draft
-    /// needs a key pinned as `lead`; a `blocked` one nobody may approve.
+    /// Refuses an approval the policy does not allow this approver alone: a `lead_required`
+    /// draft needs a key pinned as `lead`, a `two_approvers` one a second approver's
+    /// co-signature; a `blocked` one nobody may approve.
     fn check_may_approve(&self, row: &ActionRow) -> Result<(), BrokerError> {
         let Some(p) = self.policy() else {
             return Ok(());
@@ -663,6 +664,10 @@ impl Broker {
                     p.policy.serial, row.risk.score
                 )))
             }
+            Requirement::TwoApprovers => Err(BrokerError::Conflict(format!(
+                "policy serial {} requires two approvers for a score of {}: approve it for co-signing and send the co-sign request to a second approver",
+                p.policy.serial, row.risk.score
+            ))),
             Requirement::Blocked => Err(BrokerError::Conflict(format!(
                 "policy serial {} blocks a score of {}",
                 p.policy.serial, row.risk.score
@@ -684,7 +689,9 @@ impl Broker {
         let (status, verdict, why) = match requirement {
             Requirement::AutoApprove => (Status::Approved, Verdict::Approved, "auto-approved"),
             Requirement::Blocked => (Status::Rejected, Verdict::Rejected, "blocked"),
-            Requirement::OneApprover | Requirement::LeadRequired => return Ok(None),
+            Requirement::OneApprover | Requirement::TwoApprovers | Requirement::LeadRequired => {
+                return Ok(None)
+            }
         };
         let row = self
             .inner

@@ -48,8 +48,11 @@ pub struct ExecArgs {
     /// Also write the received envelope here.
     #[arg(long)]
     envelope_out: Option<PathBuf>,
-    /// Run only decisions taken under this lead-signed policy (its `policy_sha256`); the policy's
-    /// signature (FILE.sig) is checked against --lead-trust before anything is submitted.
+    /// Run only decisions taken under this lead-signed policy (its `policy_sha256`), signed by
+    /// the quorum its band asks for the action's score (`two_approvers`: two distinct keys of
+    /// --trust; `lead_required`: one pinned as `lead`), on top of --approvals/--lead. The
+    /// policy's signature (FILE.sig) is checked against --lead-trust before anything is
+    /// submitted.
     #[arg(long, requires = "lead_trust")]
     policy: Option<PathBuf>,
     /// Trust file pinning the lead keys that sign the policy.
@@ -176,6 +179,7 @@ pub(crate) fn exec(args: ExecArgs) -> Result<ExitCode> {
                 );
             })),
             quorum: args.quorum.quorum(),
+            policy: policy.as_ref(),
         },
     ));
     let approved = match outcome {
@@ -193,17 +197,6 @@ pub(crate) fn exec(args: ExecArgs) -> Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    if let Some(p) = &policy {
-        if approved.body.policy_sha256.as_deref() != Some(p.sha256.as_str()) {
-            eprintln!(
-                "countersign: decision REFUSED — taken under policy {}, not the pinned {} (serial {}). Nothing was run.",
-                approved.body.policy_sha256.as_deref().unwrap_or("(none)"),
-                p.sha256,
-                p.policy.serial
-            );
-            return Ok(ExitCode::from(EXIT_REFUSED));
-        }
-    }
     if let Some(out) = &args.envelope_out {
         std::fs::write(out, serde_json::to_vec_pretty(&approved.envelope)?)
             .with_context(|| format!("writing {}", out.display()))?;

@@ -315,6 +315,7 @@ fn gate(args: &ClaudeCodeArgs, stdin: &[u8]) -> Result<Value> {
         timeout: Some(Duration::from_secs(args.timeout)),
         on_submitted: None,
         quorum: Default::default(),
+        policy: None,
     };
     let approved = runtime.block_on(run_gated(&client, &draft, &trusted, &ledger, opts))?;
     let approver = &approved.body.approver.name;

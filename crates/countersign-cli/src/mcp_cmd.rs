@@ -495,6 +495,7 @@ async fn approve(
         timeout: Some(shared.timeout),
         on_submitted: None,
         quorum: Default::default(),
+        policy: None,
     };
     let approved = run_gated(
         &shared.client,

@@ -152,6 +152,9 @@ pub enum GateError {
     /// Genuine signatures, but not enough distinct approvers (or no lead) for the quorum.
     #[error("quorum not met: {0}")]
     Quorum(String),
+    /// Taken under another policy than the one the gate pins, or one that blocks it.
+    #[error("policy: {0}")]
+    Policy(String),
 }
 
 /// How many distinct approvers a decision needs: what a policy band asks for, enforced by the
@@ -163,6 +166,16 @@ pub struct Quorum {
     pub approvals: usize,
     /// Whether one of them must be pinned with role `lead`.
     pub lead: bool,
+}
+
+impl Quorum {
+    /// The stricter of `self` and `other`: the larger count, and a lead if either needs one.
+    pub fn at_least(self, other: Quorum) -> Quorum {
+        Quorum {
+            approvals: self.approvals.max(other.approvals),
+            lead: self.lead || other.lead,
+        }
+    }
 }
 
 impl Default for Quorum {

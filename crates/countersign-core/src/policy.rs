@@ -1,6 +1,6 @@
 //! The team lead's policy: the organisation's domains, sensitive resource patterns, and
 //! thresholds that map a draft's risk score to what it needs (`auto_approve`, `one_approver`,
-//! `lead_required`, `blocked`), per agent and per action kind.
+//! `two_approvers`, `lead_required`, `blocked`), per agent and per action kind.
 //!
 //! `policy.toml` (TOML 1.0; unknown fields refused, errors name the field and line):
 //!
@@ -11,6 +11,7 @@
 //!
 //! [thresholds]                        # scores are 0–100
 //! auto_approve_below = 10             # optional: scores < 10 need nobody (off by default)
+//! two_approvers_from = 60             # optional: scores >= 60 need two distinct approvers
 //! lead_required_from = 75             # scores >= 75 need a lead's key
 //! blocked_from = 95                   # optional: scores >= 95 are refused outright
 //!
@@ -36,6 +37,7 @@ use sha2::{Digest as _, Sha256};
 use ts_rs::TS;
 
 use crate::action::ActionKind;
+use crate::decision::{DecisionBody, GateError, Quorum};
 use crate::dsse::Envelope;
 use crate::keys::{KeyId, TrustedKeys};
 use crate::risk::RiskContext;
@@ -55,6 +57,9 @@ pub enum Requirement {
     AutoApprove,
     /// Any approver.
     OneApprover,
+    /// Two distinct approvers (`approvals = 2`): the first signs, a second pinned key
+    /// co-signs the same body; the gate counts distinct live keys, never the requester's.
+    TwoApprovers,
     /// An approver whose key is pinned with role `lead`.
     LeadRequired,
     /// Refused by the policy, with a signed rejection saying so.
@@ -67,8 +72,27 @@ impl Requirement {
         match self {
             Requirement::AutoApprove => "auto_approve",
             Requirement::OneApprover => "one_approver",
+            Requirement::TwoApprovers => "two_approvers",
             Requirement::LeadRequired => "lead_required",
             Requirement::Blocked => "blocked",
+        }
+    }
+
+    /// The signatures a decision approving under this requirement must carry: one approver
+    /// (also for `auto_approve`, signed by the app's key), two distinct approvers, or one key
+    /// pinned as `lead`. `None` for `blocked`: nothing may approve it.
+    pub fn quorum(self) -> Option<Quorum> {
+        match self {
+            Requirement::AutoApprove | Requirement::OneApprover => Some(Quorum::default()),
+            Requirement::TwoApprovers => Some(Quorum {
+                approvals: 2,
+                lead: false,
+            }),
+            Requirement::LeadRequired => Some(Quorum {
+                approvals: 1,
+                lead: true,
+            }),
+            Requirement::Blocked => None,
         }
     }
 }
@@ -83,6 +107,10 @@ pub struct Thresholds {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub auto_approve_below: Option<u8>,
+    /// Scores at or above this need two distinct approvers (below `lead_required_from`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub two_approvers_from: Option<u8>,
     /// Scores at or above this need a lead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
@@ -98,6 +126,7 @@ impl Thresholds {
     pub fn over(&self, base: &Thresholds) -> Thresholds {
         Thresholds {
             auto_approve_below: self.auto_approve_below.or(base.auto_approve_below),
+            two_approvers_from: self.two_approvers_from.or(base.two_approvers_from),
             lead_required_from: self.lead_required_from.or(base.lead_required_from),
             blocked_from: self.blocked_from.or(base.blocked_from),
         }
@@ -109,6 +138,8 @@ impl Thresholds {
             Requirement::Blocked
         } else if self.lead_required_from.is_some_and(|l| score >= l) {
             Requirement::LeadRequired
+        } else if self.two_approvers_from.is_some_and(|t| score >= t) {
+            Requirement::TwoApprovers
         } else if self.auto_approve_below.is_some_and(|a| score < a) {
             Requirement::AutoApprove
         } else {
@@ -218,6 +249,7 @@ impl Policy {
         for (name, t) in all {
             for (field, v) in [
                 ("auto_approve_below", t.auto_approve_below),
+                ("two_approvers_from", t.two_approvers_from),
                 ("lead_required_from", t.lead_required_from),
                 ("blocked_from", t.blocked_from),
             ] {
@@ -227,11 +259,16 @@ impl Policy {
                     )));
                 }
             }
-            if let (Some(a), Some(l)) = (t.auto_approve_below, t.lead_required_from) {
-                if a > l {
-                    return Err(PolicyError::Invalid(format!(
-                        "[{name}] auto_approve_below ({a}) is above lead_required_from ({l})"
-                    )));
+            for (field, bound) in [
+                ("two_approvers_from", t.two_approvers_from),
+                ("lead_required_from", t.lead_required_from),
+            ] {
+                if let (Some(a), Some(b)) = (t.auto_approve_below, bound) {
+                    if a > b {
+                        return Err(PolicyError::Invalid(format!(
+                            "[{name}] auto_approve_below ({a}) is above {field} ({b})"
+                        )));
+                    }
                 }
             }
         }
@@ -313,6 +350,9 @@ pub struct LoadedPolicy {
     /// Those keys' trust entries (public keys included): whose co-signatures count when a
     /// `lead_required` draft is approved by someone else first.
     pub leads: Vec<crate::keys::TrustedKey>,
+    /// Every entry of the trust file the policy was verified against (leads and approvers,
+    /// revocations kept): whose co-signatures count towards a `two_approvers` approval.
+    pub approvers: Vec<crate::keys::TrustedKey>,
 }
 
 /// `sha256:` + lower-case hex of `bytes`.
@@ -338,6 +378,7 @@ impl LoadedPolicy {
         envelope: &Envelope,
         trusted: &TrustedKeys,
     ) -> Result<LoadedPolicy, PolicyError> {
+        let approvers: Vec<_> = trusted.iter().map(|(k, _)| k.clone()).collect();
         let leads: Vec<_> = trusted
             .iter()
             .filter(|(k, _)| k.role == "lead")
@@ -378,6 +419,37 @@ impl LoadedPolicy {
             signer_names,
             lead_keys,
             leads: leads.entries(),
+            approvers,
+        })
+    }
+
+    /// The quorum this policy demands of a decision approving `body`: the requirement of its
+    /// agent, kind and score, where the score is the higher of the one signed in the body and
+    /// the one this policy's context gives the signed action (a broker cannot lower the band
+    /// by understating the score; novelty factors only the broker knows stay in the signed one).
+    ///
+    /// # Errors
+    /// [`GateError::Policy`] when the body was taken under another policy (its `policy_sha256`
+    /// is not this one's) or the band is `blocked`.
+    pub fn quorum_for(&self, body: &DecisionBody) -> Result<Quorum, GateError> {
+        if body.policy_sha256.as_deref() != Some(self.sha256.as_str()) {
+            return Err(GateError::Policy(format!(
+                "taken under policy {}, not the pinned {} (serial {})",
+                body.policy_sha256.as_deref().unwrap_or("(none)"),
+                self.sha256,
+                self.policy.serial
+            )));
+        }
+        let local = crate::risk::score_with(&body.action, &self.policy.risk_context()).score;
+        let score = body.risk.score.max(local);
+        let requirement = self
+            .policy
+            .requirement(&body.agent, body.action.kind, score);
+        requirement.quorum().ok_or_else(|| {
+            GateError::Policy(format!(
+                "policy serial {} blocks a score of {score}: no approval may run",
+                self.policy.serial
+            ))
         })
     }
 

@@ -182,6 +182,8 @@ pub struct BandCounts {
     pub auto_approve: u32,
     /// `one_approver`.
     pub one_approver: u32,
+    /// `two_approvers`.
+    pub two_approvers: u32,
     /// `lead_required`.
     pub lead_required: u32,
     /// `blocked`.
@@ -193,6 +195,7 @@ impl BandCounts {
         let slot = match r {
             Requirement::AutoApprove => &mut self.auto_approve,
             Requirement::OneApprover => &mut self.one_approver,
+            Requirement::TwoApprovers => &mut self.two_approvers,
             Requirement::LeadRequired => &mut self.lead_required,
             Requirement::Blocked => &mut self.blocked,
         };
@@ -300,6 +303,7 @@ mod tests {
     fn t(a: Option<u8>, l: Option<u8>, b: Option<u8>) -> Thresholds {
         Thresholds {
             auto_approve_below: a,
+            two_approvers_from: None,
             lead_required_from: l,
             blocked_from: b,
         }
@@ -334,6 +338,30 @@ mod tests {
         assert_eq!(
             ranges(&t(None, Some(50), Some(101))),
             vec![(OneApprover, 0, 49), (LeadRequired, 50, 100)]
+        );
+        // Two approvers between one approver and a lead; a lead bound below it hides it.
+        let two = |from, lead| Thresholds {
+            two_approvers_from: Some(from),
+            ..t(Some(10), lead, Some(95))
+        };
+        assert_eq!(
+            ranges(&two(60, Some(80))),
+            vec![
+                (AutoApprove, 0, 9),
+                (OneApprover, 10, 59),
+                (TwoApprovers, 60, 79),
+                (LeadRequired, 80, 94),
+                (Blocked, 95, 100)
+            ]
+        );
+        assert_eq!(
+            ranges(&two(70, Some(50))),
+            vec![
+                (AutoApprove, 0, 9),
+                (OneApprover, 10, 49),
+                (LeadRequired, 50, 94),
+                (Blocked, 95, 100)
+            ]
         );
     }
 }

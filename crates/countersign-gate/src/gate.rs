@@ -16,6 +16,7 @@ use countersign_core::decision::{
     verify_decision_quorum, DecisionBody, Expectations, GateError, Quorum,
 };
 use countersign_core::dsse::Envelope;
+use countersign_core::policy::LoadedPolicy;
 
 use crate::client::{Client, ClientError};
 use crate::ledger::{Ledger, LedgerError};
@@ -95,6 +96,11 @@ pub struct GateOptions<'a> {
     /// itself, whatever the broker's policy said: a broker that releases an envelope short of
     /// the quorum gets [`GateError::Quorum`], and nothing is recorded or run.
     pub quorum: Quorum,
+    /// The lead-signed policy the gate pins, if any: the decision must have been taken under
+    /// it (its `policy_sha256`), and its band for the signed action and score raises
+    /// `quorum` (two approvers, a lead; see [`LoadedPolicy::quorum_for`]). Checked before the
+    /// `jti` is recorded; a refusal records nothing.
+    pub policy: Option<&'a LoadedPolicy>,
 }
 
 impl std::fmt::Debug for GateOptions<'_> {
@@ -106,6 +112,7 @@ impl std::fmt::Debug for GateOptions<'_> {
                 &self.on_submitted.as_ref().map(|_| "<callback>"),
             )
             .field("quorum", &self.quorum)
+            .field("policy", &self.policy.map(|p| &p.sha256))
             .finish()
     }
 }
@@ -166,7 +173,15 @@ pub async fn run_gated(
         agent: &submitted.agent,
         now: crate::unix_now(),
     };
-    let body = verify_for_execution_with(&envelope, trusted, ledger, &expect, opts.quorum)?;
+    let quorum = match opts.policy {
+        // Read the signed body first (nothing recorded), then demand its band's quorum.
+        Some(policy) => {
+            let body = verify_decision_quorum(&envelope, trusted, &expect, Quorum::default())?;
+            opts.quorum.at_least(policy.quorum_for(&body)?)
+        }
+        None => opts.quorum,
+    };
+    let body = verify_for_execution_with(&envelope, trusted, ledger, &expect, quorum)?;
     Ok(Approved {
         submitted,
         body,

@@ -13,6 +13,10 @@ auto_approve: number,
  */
 one_approver: number, 
 /**
+ * `two_approvers`.
+ */
+two_approvers: number, 
+/**
  * `lead_required`.
  */
 lead_required: number, 

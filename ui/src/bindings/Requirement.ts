@@ -3,4 +3,4 @@
 /**
  * What a draft needs before it may run.
  */
-export type Requirement = "auto_approve" | "one_approver" | "lead_required" | "blocked";
+export type Requirement = "auto_approve" | "one_approver" | "two_approvers" | "lead_required" | "blocked";

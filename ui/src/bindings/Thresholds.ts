@@ -10,6 +10,10 @@ export type Thresholds = {
  */
 auto_approve_below?: number, 
 /**
+ * Scores at or above this need two distinct approvers (below `lead_required_from`).
+ */
+two_approvers_from?: number, 
+/**
  * Scores at or above this need a lead.
  */
 lead_required_from?: number, 

@@ -41,12 +41,15 @@ const file = (text: string) => new File([text], "request.json", { type: "applica
 const never = () => new Promise<never>(() => {});
 
 describe("co-signing in the window", () => {
-  it("a draft that needs a lead is approved for co-signing, not plainly", async () => {
+  it.each([
+    { lead: true, who: "a lead", note: "until a lead co-signs" },
+    { lead: false, who: "a second approver", note: "until a second approver co-signs" },
+  ])("a draft that needs $who is approved for co-signing, not plainly", async ({ lead, who, note }) => {
     const onApprove = vi.fn();
     const onApproveForCosign = vi.fn();
     render(
       <Detail
-        detail={detail({ level: "medium" }, { cosign_needed: { approvals: 2, lead: true } })}
+        detail={detail({ level: "medium" }, { cosign_needed: { approvals: 2, lead } })}
         now={NOW}
         busy={false}
         onApprove={onApprove}
@@ -55,8 +58,8 @@ describe("co-signing in the window", () => {
         onApproveForCosign={onApproveForCosign}
       />,
     );
-    expect(screen.getByTestId("cosign-needed").textContent).toContain("until a lead co-signs");
-    await userEvent.click(screen.getByRole("button", { name: "Approve, ask a lead to co-sign" }));
+    expect(screen.getByTestId("cosign-needed").textContent).toContain(note);
+    await userEvent.click(screen.getByRole("button", { name: `Approve, ask ${who} to co-sign` }));
     expect(onApproveForCosign).toHaveBeenCalledWith(expect.any(String), expect.stringMatching(/^sha256:/));
     expect(onApprove).not.toHaveBeenCalled();
   });

@@ -90,6 +90,7 @@ export function Detail({
   // A draft that needs a lead this approver is not: approving signs first and waits.
   const viaCosign = !editing && detail.cosign_needed != null && onApproveForCosign !== undefined;
   const awaitingCosign = detail.cosign != null;
+  const cosignWho = detail.cosign_needed?.lead === false ? "a second approver" : "a lead";
 
   return (
     <article className="detail" data-testid="detail" data-id={s.id} aria-label="Draft">
@@ -205,8 +206,9 @@ export function Detail({
       )}
       {pending && detail.cosign_needed && !detail.cosign && (
         <p className="note" data-testid="cosign-needed">
-          The policy requires a lead for this draft and your key is not pinned as one: approving signs it and keeps it
-          pending until a lead co-signs.
+          {detail.cosign_needed.lead
+            ? "The policy requires a lead for this draft and your key is not pinned as one: approving signs it and keeps it pending until a lead co-signs."
+            : "The policy requires two approvers for this draft: approving signs it and keeps it pending until a second approver co-signs."}
         </p>
       )}
 
@@ -226,7 +228,7 @@ export function Detail({
             expired={now >= s.expires_at}
             busy={busy}
             approveBlocked={editBlocked || awaitingCosign}
-            approveLabel={editing ? "Approve edit" : viaCosign ? "Approve, ask a lead to co-sign" : "Approve"}
+            approveLabel={editing ? "Approve edit" : viaCosign ? `Approve, ask ${cosignWho} to co-sign` : "Approve"}
             command={decideCommand}
             onEdit={editing || awaitingCosign ? undefined : () => setEditing(true)}
             onApprove={() => {

@@ -11,8 +11,8 @@ const PREVIEW: PolicyPreview = {
   policy: policyView().in_force!.policy,
   scored: 200,
   rescored: 0,
-  before: { auto_approve: 20, one_approver: 150, lead_required: 25, blocked: 5 },
-  after: { auto_approve: 20, one_approver: 130, lead_required: 45, blocked: 5 },
+  before: { auto_approve: 20, one_approver: 150, two_approvers: 0, lead_required: 25, blocked: 5 },
+  after: { auto_approve: 20, one_approver: 125, two_approvers: 5, lead_required: 45, blocked: 5 },
   moves: [
     {
       id: "5e0c7a1e-0000-4000-8000-000000000001",
@@ -67,6 +67,8 @@ describe("PolicyPanel", () => {
     const row = within(screen.getByTestId("policy-moves")).getByText("mail-bot").closest("tr")!;
     expect(row.textContent).toContain("One approver → Lead required");
     expect(result.textContent).toContain("200");
+    const two = within(result).getByText("Two approvers").closest("tr")!;
+    expect(two.textContent, "the two-approver band's count before and after").toBe("Two approvers05");
     expect(signButton.disabled).toBe(false);
 
     await user.type(text, " ");

@@ -20,7 +20,13 @@ type Props = {
   onClose: () => void;
 };
 
-const ORDER: readonly Requirement[] = ["auto_approve", "one_approver", "lead_required", "blocked"];
+const ORDER: readonly Requirement[] = [
+  "auto_approve",
+  "one_approver",
+  "two_approvers",
+  "lead_required",
+  "blocked",
+];
 
 function BandsLine({ bands }: { bands: Band[] }) {
   return (

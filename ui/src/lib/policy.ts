@@ -7,6 +7,7 @@ import type { Thresholds } from "../bindings/Thresholds";
 export const REQUIREMENT_MEANING: Record<Requirement, string> = {
   auto_approve: "approved by the policy itself, with a signed decision naming it; nobody is asked",
   one_approver: "waits for any one approver",
+  two_approvers: "waits for two distinct approvers: one approves, a second co-signs the same decision",
   lead_required: "waits for an approver whose key is pinned as a lead",
   blocked: "refused by the policy, with a signed rejection naming it",
 };
@@ -15,6 +16,7 @@ export const REQUIREMENT_MEANING: Record<Requirement, string> = {
 export const REQUIREMENT_LABEL: Record<Requirement, string> = {
   auto_approve: "Auto-approve",
   one_approver: "One approver",
+  two_approvers: "Two approvers",
   lead_required: "Lead required",
   blocked: "Blocked",
 };
@@ -28,6 +30,7 @@ export function bandRange(b: Band): string {
 export function thresholdFields(t: Thresholds): string {
   const parts: string[] = [];
   if (t.auto_approve_below !== undefined) parts.push(`auto_approve_below = ${t.auto_approve_below}`);
+  if (t.two_approvers_from !== undefined) parts.push(`two_approvers_from = ${t.two_approvers_from}`);
   if (t.lead_required_from !== undefined) parts.push(`lead_required_from = ${t.lead_required_from}`);
   if (t.blocked_from !== undefined) parts.push(`blocked_from = ${t.blocked_from}`);
   return parts.length > 0 ? parts.join(", ") : "—";

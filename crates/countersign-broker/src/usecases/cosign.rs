@@ -146,10 +146,11 @@ pub fn sign_cosign_request(
 
 impl Broker {
     /// What approving `row` needs beyond this app's approver, if anything: a `lead_required`
-    /// draft signed by a key that is not pinned as lead needs one lead more.
+    /// draft signed by a key that is not pinned as lead needs one lead more; a
+    /// `two_approvers` draft needs a second approver whoever signs first.
     pub(super) fn cosign_needed(&self, row: &ActionRow) -> Option<Required> {
         let p = self.policy()?;
-        let lead = p.lead_keys.contains(&self.inner.signer.key.key_id());
+        let lead = self.approver_is_lead();
         match p
             .policy
             .requirement(&row.agent, row.action.kind, row.risk.score)
@@ -158,20 +159,34 @@ impl Broker {
                 approvals: 2,
                 lead: true,
             }),
+            Requirement::TwoApprovers => Some(Required {
+                approvals: 2,
+                lead: false,
+            }),
             _ => None,
         }
     }
 
+    /// Whether this app's approver key is pinned as a lead by the policy's trust file.
+    pub(crate) fn approver_is_lead(&self) -> bool {
+        self.policy()
+            .is_some_and(|p| p.lead_keys.contains(&self.inner.signer.key.key_id()))
+    }
+
     /// The keys whose signatures count towards a co-signed approval: this app's approver (as
-    /// a lead if the policy pins it so) and the policy's pinned lead keys, revocations kept.
+    /// pinned by the policy's trust file, or as an `approver` when it is not pinned there) and
+    /// every key of that trust file, revocations kept.
     fn cosigners(&self) -> Result<TrustedKeys, BrokerError> {
         let signer = &self.inner.signer;
         let mut keys = Vec::new();
-        let leads = self.policy().map(|p| p.leads.clone()).unwrap_or_default();
-        if !leads.iter().any(|k| k.keyid == signer.key.key_id()) {
+        let pinned = self
+            .policy()
+            .map(|p| p.approvers.clone())
+            .unwrap_or_default();
+        if !pinned.iter().any(|k| k.keyid == signer.key.key_id()) {
             keys.push(signer.key.trusted_key(&signer.name, "approver"));
         }
-        keys.extend(leads);
+        keys.extend(pinned);
         TrustedKeys::from_keys(keys).map_err(|e| BrokerError::BadRequest(e.to_string()))
     }
 

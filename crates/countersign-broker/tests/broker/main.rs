@@ -14,4 +14,5 @@ mod openapi;
 mod persistence;
 mod policy;
 mod policy_runtime;
+mod two_approvers;
 mod unauthenticated;

@@ -20,6 +20,9 @@ lead_required_from = 50
 
 [agents.build-bot]
 blocked_from = 60
+
+[agents.pay-bot]
+two_approvers_from = 40
 "#;
 
 fn key(seed: u8) -> ApproverKey {
@@ -34,6 +37,10 @@ fn key(seed: u8) -> ApproverKey {
 #[case::kind_override("forum-bot", ActionKind::ShellExec, 55, Requirement::LeadRequired)]
 #[case::agent_override_over_kind("build-bot", ActionKind::ShellExec, 61, Requirement::Blocked)]
 #[case::agent_inherits_kind("build-bot", ActionKind::ShellExec, 52, Requirement::LeadRequired)]
+#[case::below_two_needs_one("pay-bot", ActionKind::MessagePost, 39, Requirement::OneApprover)]
+#[case::two_from_its_bound("pay-bot", ActionKind::MessagePost, 40, Requirement::TwoApprovers)]
+#[case::lead_over_two("pay-bot", ActionKind::MessagePost, 75, Requirement::LeadRequired)]
+#[case::kind_lead_over_agent_two("pay-bot", ActionKind::ShellExec, 50, Requirement::LeadRequired)]
 fn thresholds_map_scores_to_requirements(
     #[case] agent: &str,
     #[case] kind: ActionKind,
@@ -106,8 +113,36 @@ fn invalid_files_name_the_line_and_the_field(
     }
 }
 
+#[rstest]
+#[case::auto_approve(Requirement::AutoApprove, Some((1, false)))]
+#[case::one_approver(Requirement::OneApprover, Some((1, false)))]
+#[case::two_approvers(Requirement::TwoApprovers, Some((2, false)))]
+#[case::lead_required(Requirement::LeadRequired, Some((1, true)))]
+#[case::blocked(Requirement::Blocked, None)]
+fn each_band_names_the_quorum_a_gate_demands(
+    #[case] r: Requirement,
+    #[case] expected: Option<(usize, bool)>,
+) {
+    assert_eq!(r.quorum().map(|q| (q.approvals, q.lead)), expected);
+}
+
 #[test]
 fn an_unknown_kind_and_crossed_bands_are_refused() {
+    let e = Policy::parse(
+        "serial = 1\n[thresholds]\nauto_approve_below = 50\ntwo_approvers_from = 40\n",
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("auto_approve_below (50) is above two_approvers_from (40)"),
+        "{e}"
+    );
+    let e = Policy::parse("serial = 1\n[agents.x]\ntwo_approvers_from = 102\n").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("[agents.x] two_approvers_from must be 0–101"),
+        "{e}"
+    );
     assert!(matches!(
         Policy::parse("serial = 1\n[kinds.\"shell.run\"]\nblocked_from = 3\n"),
         Err(PolicyError::Invalid(_))

@@ -868,6 +868,7 @@ fn outcome(file: &Value, vector: &Value) -> (String, Vec<String>) {
         Err(GateError::Rejected(_)) => "rejected",
         Err(GateError::Replay(_)) => "replay",
         Err(GateError::Quorum(_)) => "quorum",
+        Err(GateError::Policy(_)) => "policy",
     };
     let signers = match envelope.verify(DECISION_PAYLOAD_TYPE, &trusted) {
         Ok(v) if code == "ok" => v.signers,
