@@ -2,7 +2,7 @@
 //! and a clear refusal of a URL it cannot use.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -74,16 +74,11 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[test]
-fn serve_over_postgres_takes_a_draft_and_hands_back_a_decision_written_by_another_broker() {
-    let Some(server) = pg_fixture::server_url() else {
-        return;
-    };
-    let url = pg_fixture::new_database(&server);
-    let dir = tempfile::tempdir().unwrap();
-    let added = countersign(dir.path())
+/// Registers the agent `pg-bot` in the database at `url`; its token.
+fn add_agent(dir: &Path, url: &str) -> String {
+    let added = countersign(dir)
         .args(["agent", "add", "pg-bot", "--token-only"])
-        .env("COUNTERSIGN_DATABASE", &url)
+        .env("COUNTERSIGN_DATABASE", url)
         .output()
         .unwrap();
     assert!(
@@ -91,44 +86,138 @@ fn serve_over_postgres_takes_a_draft_and_hands_back_a_decision_written_by_anothe
         "{}",
         String::from_utf8_lossy(&added.stderr)
     );
-    let token = String::from_utf8(added.stdout).unwrap().trim().to_string();
+    String::from_utf8(added.stdout).unwrap().trim().to_string()
+}
+
+/// `countersign serve --database url` on a free loopback port (stderr piped); the process and
+/// the port.
+fn spawn_serve(dir: &Path, url: &str) -> (Child, u16) {
     let port = free_port();
-    let mut serve = countersign(dir.path())
+    let serve = countersign(dir)
         .args([
             "serve",
             "--listen",
             &format!("127.0.0.1:{port}"),
             "--database",
-            &url,
+            url,
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    (serve, port)
+}
+
+/// `countersign serve` on a fresh database of the test server, with the agent `pg-bot`.
+struct Served {
+    url: String,
+    /// Holds the data directory (the approver key) for the test's life.
+    dir: tempfile::TempDir,
+    token: String,
+    serve: Child,
+    port: u16,
+}
+
+/// [`Served`], or `None` when no PostgreSQL server is configured (see `pg_fixture`).
+fn serve_new_database() -> Option<Served> {
+    let url = pg_fixture::new_database(&pg_fixture::server_url()?);
+    let dir = tempfile::tempdir().unwrap();
+    let token = add_agent(dir.path(), &url);
+    let (serve, port) = spawn_serve(dir.path(), &url);
+    Some(Served {
+        url,
+        dir,
+        token,
+        serve,
+        port,
+    })
+}
+
+/// An agent client of the broker on `port`, once that broker answers (within 10 s).
+fn healthy_client(
+    runtime: &tokio::runtime::Runtime,
+    port: u16,
+    token: &str,
+) -> countersign_gate::Client {
+    let client =
+        countersign_gate::Client::new(&format!("http://127.0.0.1:{port}"), token.into()).unwrap();
+    for _ in 0..200 {
+        if runtime.block_on(client.health()).is_ok() {
+            return client;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("serve --database answers on its port within 10 s");
+}
+
+/// A draft the risk rules hold for a human.
+fn risky_draft() -> countersign_core::action::Draft {
+    serde_json::from_value(serde_json::json!({
+        "kind": "shell.exec", "target": "host://build-01", "summary": "clean the cache",
+        "payload": {"argv": ["rm", "-rf", "/var/cache/build"]}
+    }))
+    .unwrap()
+}
+
+#[test]
+fn serve_over_postgres_stops_cleanly_on_ctrl_c() {
+    let Some(mut served) = serve_new_database() else {
+        return;
+    };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let result = std::panic::catch_unwind(|| {
-        let client =
-            countersign_gate::Client::new(&format!("http://127.0.0.1:{port}"), token.clone())
-                .unwrap();
-        let mut healthy = false;
-        for _ in 0..200 {
-            if runtime.block_on(client.health()).is_ok() {
-                healthy = true;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        assert!(healthy, "serve --database answers on its port");
-        let draft = serde_json::from_value(serde_json::json!({
-            "kind": "shell.exec", "target": "host://build-01", "summary": "clean the cache",
-            "payload": {"argv": ["rm", "-rf", "/var/cache/build"]}
-        }))
+        let client = healthy_client(&runtime, served.port, &served.token);
+        // Use the pool (a submission, a long-poll) so that shutdown has clients to close.
+        let submitted = runtime.block_on(client.submit(&risky_draft())).unwrap();
+        let answer = runtime.block_on(client.decision(&submitted.id, 1)).unwrap();
+        assert_eq!(answer.status, Status::Pending);
+    });
+    let interrupted = Command::new("kill")
+        .args(["-INT", &served.serve.id().to_string()])
+        .status()
         .unwrap();
-        let submitted = runtime.block_on(client.submit(&draft)).unwrap();
+    assert!(interrupted.success(), "kill -INT reaches serve");
+    let stopped_by = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = served.serve.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > stopped_by {
+            let _ = served.serve.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = served.serve.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if let Err(panic) = result {
+        eprintln!("serve's stderr:\n{stderr}");
+        std::panic::resume_unwind(panic);
+    }
+    assert!(
+        !stderr.contains("panicked"),
+        "closing the PostgreSQL pool at shutdown must not panic:\n{stderr}"
+    );
+    assert_eq!(
+        status.map(|s| s.code()),
+        Some(Some(0)),
+        "serve exits 0 within 20 s of Ctrl-C (None: it had to be killed):\n{stderr}"
+    );
+}
+
+#[test]
+fn serve_over_postgres_takes_a_draft_and_hands_back_a_decision_written_by_another_broker() {
+    let Some(mut served) = serve_new_database() else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let result = std::panic::catch_unwind(|| {
+        let client = healthy_client(&runtime, served.port, &served.token);
+        let submitted = runtime.block_on(client.submit(&risky_draft())).unwrap();
         assert_eq!(submitted.status, Status::Pending);
 
         // A second broker on the same database (the approver's), as another replica would be.
-        let store = Arc::new(Store::open_postgres(&url).unwrap());
+        let store = Arc::new(Store::open_postgres(&served.url).unwrap());
         let row = store
             .action(&submitted.id)
             .unwrap()
@@ -169,9 +258,9 @@ fn serve_over_postgres_takes_a_draft_and_hands_back_a_decision_written_by_anothe
         assert!(answer.envelope.is_some(), "with its signed envelope");
         let audit = store.verify_audit_chain().unwrap();
         assert_eq!(audit, None, "both brokers' rows form one intact chain");
-        let queue = countersign(dir.path())
+        let queue = countersign(served.dir.path())
             .args(["queue", "--json"])
-            .env("COUNTERSIGN_DATABASE", &url)
+            .env("COUNTERSIGN_DATABASE", &served.url)
             .output()
             .unwrap();
         let listed = String::from_utf8_lossy(&queue.stdout);
@@ -180,8 +269,8 @@ fn serve_over_postgres_takes_a_draft_and_hands_back_a_decision_written_by_anothe
             "{listed}"
         );
     });
-    let _ = serve.kill();
-    let out = serve.wait_with_output().unwrap();
+    let _ = served.serve.kill();
+    let out = served.serve.wait_with_output().unwrap();
     if let Err(panic) = result {
         eprintln!("serve's stderr:\n{}", String::from_utf8_lossy(&out.stderr));
         std::panic::resume_unwind(panic);

@@ -16,6 +16,8 @@
 //! Each call runs on a short-lived scoped thread: the synchronous client drives its own Tokio
 //! runtime, which must not be started on a thread that is already running async tasks (the
 //! broker's long-poll calls the store from one). The caller blocks as it would on SQLite.
+//! Opening the store and dropping it (which closes every pooled client) take such a thread
+//! too, so a store may be opened and dropped anywhere, async code included.
 //!
 //! Limits: no TLS to the server yet (`sslmode=require` is refused at start-up); text columns
 //! cannot hold U+0000, which PostgreSQL refuses in `TEXT`.
@@ -134,9 +136,41 @@ const MIGRATIONS: &[&str] = &[r#"
     );
     "#];
 
+/// The pool of one PostgreSQL store.
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+
 /// The PostgreSQL backend: a connection pool on one database.
 pub(crate) struct Postgres {
-    pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+    /// `None` only while dropping (see the `Drop` impl).
+    pool: Option<Pool>,
+}
+
+impl Drop for Postgres {
+    /// Closes the pooled clients on a thread of their own: a synchronous client closes by
+    /// driving its own Tokio runtime, which panics ("Cannot start a runtime from within a
+    /// runtime") on a thread already running async tasks, where the last handle on a broker
+    /// is often dropped (`countersign serve` at Ctrl-C).
+    fn drop(&mut self) {
+        let pool = &mut self.pool;
+        // Without a thread the pool drops here, as it would have without this impl.
+        let _ = off_async_thread(|| drop(pool.take()));
+    }
+}
+
+/// Runs `f` on a short-lived scoped thread, outside any Tokio runtime of the caller, and
+/// returns its result (a panic in `f` resumes in the caller).
+///
+/// # Errors
+/// The OS's error when no thread can be started (`f` is dropped unrun).
+fn off_async_thread<T: Send>(f: impl FnOnce() -> T + Send) -> std::io::Result<T> {
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("countersign-pg".into())
+            .spawn_scoped(scope, f)?;
+        Ok(worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    })
 }
 
 /// A PostgreSQL error as one line: the server's own message and SQLSTATE for an error the
@@ -216,18 +250,28 @@ pub fn validate_postgres_url(url: &str) -> Result<Config> {
 
 impl Postgres {
     /// Validates `url`, connects once (a clear error if the server is unreachable or refuses
-    /// the login), applies the migrations, and makes the pool.
+    /// the login), applies the migrations, and makes the pool. The first connection lives on
+    /// a thread of its own (see [`off_async_thread`]), so a store may be opened from async code.
     pub(crate) fn open(url: &str) -> Result<Postgres> {
         let config = validate_postgres_url(url)?;
-        let mut first = config.connect(NoTls)?;
-        migrate(&mut first)?;
-        drop(first);
+        off_async_thread(|| {
+            let mut first = config.connect(NoTls)?;
+            migrate(&mut first)
+        })
+        .map_err(thread_unavailable)??;
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
             .connection_timeout(BUSY_TIMEOUT)
             .build_unchecked(PostgresConnectionManager::new(config, NoTls));
-        Ok(Postgres { pool })
+        Ok(Postgres { pool: Some(pool) })
+    }
+
+    /// The pool (present until the store is dropped).
+    fn pool(&self) -> Result<&Pool> {
+        self.pool
+            .as_ref()
+            .ok_or_else(|| StoreError::Unavailable("the store is closing".into()))
     }
 
     /// Runs `f` with a pooled connection on a scoped thread (see the module documentation).
@@ -235,21 +279,14 @@ impl Postgres {
         &self,
         f: impl FnOnce(&mut Client) -> Result<T> + Send,
     ) -> Result<T> {
-        std::thread::scope(|scope| {
-            let worker = std::thread::Builder::new()
-                .name("countersign-pg".into())
-                .spawn_scoped(scope, || {
-                    let mut conn = self
-                        .pool
-                        .get()
-                        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                    f(&mut conn)
-                })
-                .map_err(|e| StoreError::Unavailable(format!("cannot start a thread: {e}")))?;
-            worker
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        off_async_thread(|| {
+            let mut conn = self
+                .pool()?
+                .get()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            f(&mut conn)
         })
+        .map_err(thread_unavailable)?
     }
 
     /// Runs `f` in a write transaction holding [`WRITE_LOCK`]; `f` commits (dropping the
@@ -273,6 +310,11 @@ impl Postgres {
             Ok(tx.commit()?)
         })
     }
+}
+
+/// The error for a call that could not start its thread.
+fn thread_unavailable(e: std::io::Error) -> StoreError {
+    StoreError::Unavailable(format!("cannot start a thread: {e}"))
 }
 
 /// Applies pending migrations in one transaction under [`WRITE_LOCK`], so replicas starting
