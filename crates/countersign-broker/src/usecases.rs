@@ -28,7 +28,8 @@ pub(crate) mod cosign;
 
 pub use batch::MAX_BATCH;
 
-/// How often a long-poll re-reads the store while it waits (see [`Broker::wait_decision`]).
+/// How often a long-poll re-reads the store while it waits, by default (see
+/// [`Broker::wait_decision`] and [`BrokerConfig::store_recheck`]).
 pub const STORE_RECHECK: Duration = Duration::from_secs(1);
 
 /// Longest rejection reason, in characters.
@@ -56,6 +57,10 @@ pub struct BrokerConfig {
     pub policy_files: Option<PolicyFiles>,
     /// A policy refused at start (the last good one stayed in force), shown in the window.
     pub policy_refusal: Option<PolicyRefusal>,
+    /// How often a long-poll re-reads the store while it waits (default [`STORE_RECHECK`]):
+    /// how late it sees a decision nobody told it about (another process on the same SQLite
+    /// file; on PostgreSQL, one whose notification was lost while the listener reconnected).
+    pub store_recheck: Duration,
 }
 
 impl Default for BrokerConfig {
@@ -69,6 +74,7 @@ impl Default for BrokerConfig {
             policy: None,
             policy_files: None,
             policy_refusal: None,
+            store_recheck: STORE_RECHECK,
         }
     }
 }
@@ -193,6 +199,8 @@ pub(crate) struct Inner {
     http: reqwest::Client,
     pub(crate) config: BrokerConfig,
     pub(crate) policy: PolicyState,
+    /// On PostgreSQL, hears of decisions committed by other replicas (stops when dropped).
+    _follower: Option<countersign_store::DecisionFollower>,
 }
 
 /// The broker. Cheap to clone (shared state).
@@ -298,8 +306,18 @@ impl Broker {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
-        Broker {
-            inner: Arc::new(Inner {
+        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
+            let weak = weak.clone();
+            let follower = store.follow_decisions(move |id| {
+                if let Some(inner) = weak.upgrade() {
+                    Broker { inner }.decided_elsewhere(id);
+                }
+            });
+            let follower = follower.unwrap_or_else(|e| {
+                tracing::warn!("decisions of other replicas are seen late: {e}");
+                None
+            });
+            Inner {
                 store,
                 signer,
                 notifier,
@@ -307,7 +325,21 @@ impl Broker {
                 http,
                 config,
                 policy,
-            }),
+                _follower: follower,
+            }
+        });
+        Broker { inner }
+    }
+
+    /// Publishes a decision the store's follower heard of (see
+    /// [`Store::follow_decisions`]): made by another replica on the same PostgreSQL database,
+    /// or by this one (which already published it; queue events are idempotent). Wakes the
+    /// long-polls waiting on that draft.
+    fn decided_elsewhere(&self, id: &str) {
+        match self.inner.store.action(id) {
+            Ok(Some(row)) => self.publish(&row.id, row.status),
+            Ok(None) => tracing::warn!("a decision was announced on draft {id}, which is unknown"),
+            Err(e) => tracing::warn!("reading draft {id} after its decision: {e}"),
         }
     }
 
@@ -931,8 +963,9 @@ impl Broker {
     }
 
     /// Long-poll: the decision on `agent`'s draft `id`, waiting up to `wait` for one. Woken by
-    /// this broker's own decisions at once, and by another process's (same data dir) within
-    /// [`STORE_RECHECK`].
+    /// this broker's own decisions at once, on PostgreSQL by another replica's as soon as its
+    /// notification arrives ([`Store::follow_decisions`]), and otherwise (another process on
+    /// the same SQLite file) within [`BrokerConfig::store_recheck`].
     /// A draft past its expiry is expired on the spot (signed rejection).
     ///
     /// # Errors
@@ -960,12 +993,12 @@ impl Broker {
                 });
             }
             let until_expiry = Duration::from_secs((row.expires_at - now()).max(0) as u64);
-            // Events come from this process only; re-reading the store every STORE_RECHECK
-            // also sees a decision another process wrote on the same data dir (`countersign
-            // cosign import` next to a running app).
+            // Events come from this process and, on PostgreSQL, from other replicas' commits;
+            // re-reading the store every `store_recheck` also sees a decision another process
+            // wrote on the same SQLite file (`countersign cosign import` next to a running app).
             let sleep_until = deadline
                 .min(tokio::time::Instant::now() + until_expiry + Duration::from_millis(50))
-                .min(tokio::time::Instant::now() + STORE_RECHECK);
+                .min(tokio::time::Instant::now() + self.inner.config.store_recheck);
             loop {
                 match tokio::time::timeout_at(sleep_until, events.recv()).await {
                     Err(_) => break,

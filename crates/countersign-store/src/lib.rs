@@ -31,7 +31,7 @@ pub use agents::{hash_token, new_token, AgentRow};
 pub use audit::{AuditEvent, AuditRow};
 pub use checkpoint::{AuditProblem, AuditReport, Checkpoint, CHECKPOINT_EVERY};
 pub use cosign::CosignRow;
-pub use pg::{validate_postgres_url, POOL_SIZE};
+pub use pg::{validate_postgres_url, DecisionFollower, POOL_SIZE};
 pub use policy::{AcceptedPolicy, RecordedPolicy};
 pub use records::{ActionRow, DecisionRow, HistoryRow, NewAction, NewDecision};
 
@@ -214,6 +214,26 @@ impl Store {
         Ok(Store {
             backend: Backend::Postgres(pg::Postgres::open(url)?),
         })
+    }
+
+    /// Hears of every decision committed on this database, by this process or by another
+    /// broker replica on it: `on_decided` gets the decided draft's id on a thread of the
+    /// follower's own, once the decision's transaction has committed. PostgreSQL only
+    /// (`LISTEN`/`NOTIFY` on [`pg::DECIDED_CHANNEL`], reconnecting after a failure, see
+    /// [`pg::DecisionFollower`]); `Ok(None)` on SQLite, whose other writers are processes on
+    /// the same machine that callers notice by re-reading the file. Dropping the follower
+    /// stops it.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the follower's thread cannot be started.
+    pub fn follow_decisions(
+        &self,
+        on_decided: impl Fn(&str) + Send + 'static,
+    ) -> Result<Option<DecisionFollower>> {
+        match self.sqlite() {
+            Ok(_) => Ok(None),
+            Err(pg) => pg.follow_decisions(on_decided).map(Some),
+        }
     }
 
     /// `"sqlite"` or `"postgres"`: which backend this store runs on.

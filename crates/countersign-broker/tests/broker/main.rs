@@ -14,5 +14,6 @@ mod openapi;
 mod persistence;
 mod policy;
 mod policy_runtime;
+mod replicas;
 mod two_approvers;
 mod unauthenticated;

@@ -22,7 +22,10 @@
 //! Limits: no TLS to the server yet (`sslmode=require` is refused at start-up); text columns
 //! cannot hold U+0000, which PostgreSQL refuses in `TEXT`.
 
+mod follow;
 mod queries;
+
+pub use follow::DecisionFollower;
 
 use std::time::Duration;
 
@@ -143,6 +146,9 @@ type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 pub(crate) struct Postgres {
     /// `None` only while dropping (see the `Drop` impl).
     pool: Option<Pool>,
+    /// The validated connection settings, for the connection outside the pool that listens
+    /// for decisions ([`follow`]).
+    config: Config,
 }
 
 impl Drop for Postgres {
@@ -263,8 +269,19 @@ impl Postgres {
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
             .connection_timeout(BUSY_TIMEOUT)
-            .build_unchecked(PostgresConnectionManager::new(config, NoTls));
-        Ok(Postgres { pool: Some(pool) })
+            .build_unchecked(PostgresConnectionManager::new(config.clone(), NoTls));
+        Ok(Postgres {
+            pool: Some(pool),
+            config,
+        })
+    }
+
+    /// [`crate::Store::follow_decisions`] on this database.
+    pub(crate) fn follow_decisions(
+        &self,
+        on_decided: impl Fn(&str) + Send + 'static,
+    ) -> Result<DecisionFollower> {
+        follow::start(self.config.clone(), on_decided).map_err(thread_unavailable)
     }
 
     /// The pool (present until the store is dropped).
