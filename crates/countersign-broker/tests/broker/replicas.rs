@@ -3,13 +3,14 @@
 //! Skipped (loudly) without `COUNTERSIGN_TEST_PG`, as the store's PostgreSQL suite is.
 
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use countersign_broker::{Broker, BrokerConfig, DecisionInput, Signer};
 use countersign_core::api::{Status, Submitted};
 use countersign_store::{AgentRow, Store};
 
 use crate::fixture::{draft, seed_key};
+use crate::long_poll::approve_while_long_polling;
 
 #[path = "../../../countersign-store/tests/store/pg_fixture.rs"]
 mod pg_fixture;
@@ -138,27 +139,8 @@ fn a_long_poll_on_one_replica_wakes_when_another_replica_decides() {
         countersign_gate::Client::new(&base, replicas.token.clone()).unwrap()
     });
     const WAIT_S: u64 = 10;
-    let waiting = {
-        let (client, id) = (client.clone(), submitted.id.clone());
-        runtime.spawn(async move {
-            let answer = client.decision(&id, WAIT_S).await;
-            (answer, Instant::now())
-        })
-    };
-    // Let the long-poll reach replica B and start waiting.
-    std::thread::sleep(Duration::from_millis(500));
-    replicas
-        .a
-        .decide(
-            &submitted.id,
-            &submitted.action_digest,
-            DecisionInput::Approve,
-        )
-        .unwrap();
-    let decided = Instant::now();
-    let (answer, answered) = runtime.block_on(waiting).unwrap();
-    let answer = answer.unwrap();
-    let latency = answered.saturating_duration_since(decided);
+    let (answer, latency) =
+        approve_while_long_polling(&runtime, &client, &replicas.a, &submitted, WAIT_S);
     eprintln!("decision on replica A to long-poll answer on replica B: {latency:?}");
     assert_eq!(answer.status, Status::Approved);
     assert!(

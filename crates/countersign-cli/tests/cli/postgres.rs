@@ -4,15 +4,18 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use countersign_broker::{Broker, BrokerConfig, DecisionInput, Signer};
-use countersign_core::api::Status;
+use countersign_broker::{Broker, BrokerConfig, Signer};
+use countersign_core::api::{DecisionResponse, Status, Submitted};
 use countersign_core::ApproverKey;
 use countersign_store::Store;
 
 #[path = "../../../countersign-store/tests/store/pg_fixture.rs"]
 mod pg_fixture;
+
+#[path = "../../../countersign-broker/tests/broker/long_poll.rs"]
+mod long_poll;
 
 fn countersign(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_countersign"));
@@ -159,6 +162,25 @@ fn risky_draft() -> countersign_core::action::Draft {
     .unwrap()
 }
 
+/// An approver's broker on `store` (another replica) approves `submitted` while `client`
+/// long-polls for it (up to 20 s); the answer and how long after the approval it came.
+fn approve_while_long_polling(
+    runtime: &tokio::runtime::Runtime,
+    client: &countersign_gate::Client,
+    store: &Arc<Store>,
+    submitted: &Submitted,
+) -> (DecisionResponse, Duration) {
+    let approver = Broker::headless(
+        store.clone(),
+        Signer {
+            key: ApproverKey::from_seed(&zeroize::Zeroizing::new([9; 32])),
+            name: "lead".into(),
+        },
+        BrokerConfig::default(),
+    );
+    long_poll::approve_while_long_polling(runtime, client, &approver, submitted, 20)
+}
+
 #[test]
 fn serve_over_postgres_stops_cleanly_on_ctrl_c() {
     let Some(mut served) = serve_new_database() else {
@@ -177,12 +199,12 @@ fn serve_over_postgres_stops_cleanly_on_ctrl_c() {
         .status()
         .unwrap();
     assert!(interrupted.success(), "kill -INT reaches serve");
-    let stopped_by = std::time::Instant::now() + Duration::from_secs(20);
+    let stopped_by = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(status) = served.serve.try_wait().unwrap() {
             break Some(status);
         }
-        if std::time::Instant::now() > stopped_by {
+        if Instant::now() > stopped_by {
             let _ = served.serve.kill();
             break None;
         }
@@ -226,30 +248,7 @@ fn serve_over_postgres_takes_a_draft_and_hands_back_a_decision_written_by_anothe
             (row.agent.as_str(), row.action_digest.as_str()),
             ("pg-bot", submitted.action_digest.as_str())
         );
-        let approver = runtime.block_on(async {
-            Broker::headless(
-                store.clone(),
-                Signer {
-                    key: ApproverKey::from_seed(&zeroize::Zeroizing::new([9; 32])),
-                    name: "lead".into(),
-                },
-                BrokerConfig::default(),
-            )
-        });
-        let waiting = {
-            let client = client.clone();
-            let id = submitted.id.clone();
-            runtime.spawn(async move { client.decision(&id, 20).await })
-        };
-        std::thread::sleep(Duration::from_millis(300));
-        approver
-            .decide(
-                &submitted.id,
-                &submitted.action_digest,
-                DecisionInput::Approve,
-            )
-            .unwrap();
-        let answer = runtime.block_on(waiting).unwrap().unwrap();
+        let (answer, _) = approve_while_long_polling(&runtime, &client, &store, &submitted);
         assert_eq!(
             answer.status,
             Status::Approved,
@@ -273,6 +272,85 @@ fn serve_over_postgres_takes_a_draft_and_hands_back_a_decision_written_by_anothe
     let out = served.serve.wait_with_output().unwrap();
     if let Err(panic) = result {
         eprintln!("serve's stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+        std::panic::resume_unwind(panic);
+    }
+}
+
+#[test]
+fn a_replica_killed_right_after_acknowledging_drafts_loses_none_of_them() {
+    let Some(mut first) = serve_new_database() else {
+        return;
+    };
+    let second_dir = tempfile::tempdir().unwrap();
+    let (mut second, second_port) = spawn_serve(second_dir.path(), &first.url);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let to_first = healthy_client(&runtime, first.port, &first.token);
+        let to_second = healthy_client(&runtime, second_port, &first.token);
+        // Agents keep submitting to the first replica; it is killed (SIGKILL) as soon as it
+        // has acknowledged a dozen drafts, with more requests in flight.
+        let acknowledged = Arc::new(std::sync::Mutex::new(Vec::<Submitted>::new()));
+        let submitters: Vec<_> = (0..4)
+            .map(|_| {
+                let (client, acknowledged) = (to_first.clone(), acknowledged.clone());
+                runtime.spawn(async move {
+                    while let Ok(submitted) = client.submit(&risky_draft()).await {
+                        acknowledged.lock().unwrap().push(submitted);
+                    }
+                })
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while acknowledged.lock().unwrap().len() < 12 {
+            assert!(Instant::now() < deadline, "the first replica takes drafts");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        first.serve.kill().unwrap();
+        first.serve.wait().unwrap();
+        let killed_after = acknowledged.lock().unwrap().len();
+        for submitter in submitters {
+            runtime.block_on(submitter).unwrap();
+        }
+        let acknowledged = acknowledged.lock().unwrap().clone();
+        eprintln!(
+            "{killed_after} drafts acknowledged when the first replica was killed, {} in all",
+            acknowledged.len()
+        );
+        for submitted in &acknowledged {
+            let status = runtime.block_on(to_second.status(&submitted.id)).unwrap();
+            assert_eq!(
+                (status.status, status.action_digest.as_str()),
+                (Status::Pending, submitted.action_digest.as_str()),
+                "the second replica serves every draft the first acknowledged ({})",
+                submitted.id
+            );
+        }
+        let last = acknowledged.last().unwrap();
+        let store = Arc::new(Store::open_postgres(&first.url).unwrap());
+        let (answer, latency) = approve_while_long_polling(&runtime, &to_second, &store, last);
+        eprintln!("approval to long-poll answer on the surviving replica: {latency:?}");
+        assert_eq!(
+            (answer.status, answer.envelope.is_some()),
+            (Status::Approved, true),
+            "the surviving replica hands over the decision on the last acknowledged draft"
+        );
+        assert!(
+            latency < Duration::from_secs(2),
+            "its long-poll answers promptly: {latency:?}"
+        );
+        assert_eq!(
+            store.verify_audit_chain().unwrap(),
+            None,
+            "the chain is intact after the kill"
+        );
+    }));
+    let _ = second.kill();
+    let out = second.wait_with_output().unwrap();
+    if let Err(panic) = result {
+        eprintln!(
+            "the second replica's stderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         std::panic::resume_unwind(panic);
     }
 }
