@@ -3,7 +3,7 @@
 //! Skipped (loudly) without `COUNTERSIGN_TEST_PG`, as the store's PostgreSQL suite is.
 
 use std::sync::{Arc, Barrier};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use countersign_broker::{Broker, BrokerConfig, DecisionInput, Signer};
 use countersign_core::api::{Status, Submitted};
@@ -18,6 +18,7 @@ mod pg_fixture;
 /// Two brokers on one fresh database, as two `countersign serve --database` processes would
 /// be, with the agent `a1` registered through the first.
 struct Replicas {
+    url: String,
     a: Broker,
     b: Broker,
     agent: AgentRow,
@@ -41,7 +42,13 @@ fn replicas(config_b: BrokerConfig) -> Option<Replicas> {
     let b = replica(8, config_b);
     let token = a.add_agent("a1").unwrap().token;
     let agent = b.store().agent_by_token(&token).unwrap().unwrap();
-    Some(Replicas { a, b, agent, token })
+    Some(Replicas {
+        url,
+        a,
+        b,
+        agent,
+        token,
+    })
 }
 
 impl Replicas {
@@ -117,15 +124,69 @@ fn approvers_racing_on_two_replicas_produce_one_outcome_and_one_audit_row() {
     );
 }
 
-#[test]
-fn a_long_poll_on_one_replica_wakes_when_another_replica_decides() {
-    // Replica B re-reads the store only once a minute: only the notification can wake it.
-    let Some(replicas) = replicas(BrokerConfig {
+/// Replica B re-reads the store only once a minute: only a notification can wake its polls.
+fn deaf_to_the_store() -> BrokerConfig {
+    BrokerConfig {
         store_recheck: Duration::from_secs(60),
         ..BrokerConfig::default()
-    }) else {
+    }
+}
+
+#[test]
+fn a_long_poll_on_one_replica_wakes_when_another_replica_decides() {
+    let Some(replicas) = replicas(deaf_to_the_store()) else {
         return;
     };
+    long_poll_on_b_wakes_on_a_decision_on_a(&replicas);
+}
+
+#[test]
+fn the_decision_listener_reconnects_after_its_connection_is_killed() {
+    let Some(replicas) = replicas(deaf_to_the_store()) else {
+        return;
+    };
+    let mut admin = ::postgres::Client::connect(&replicas.url, ::postgres::NoTls).unwrap();
+    // The listeners' server processes, once both replicas have one and none is in `old`.
+    let mut listeners_other_than = |old: &[i32]| -> Vec<i32> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let pids: Vec<i32> = admin
+                .query(
+                    "SELECT pid FROM pg_stat_activity \
+                     WHERE datname = current_database() AND application_name = $1",
+                    &[&countersign_store::pg::LISTENER_NAME],
+                )
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            if pids.len() == 2 && pids.iter().all(|p| !old.contains(p)) {
+                return pids;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "each replica (re)connects its listener: {pids:?}, old {old:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let first = listeners_other_than(&[]);
+    let mut killer = ::postgres::Client::connect(&replicas.url, ::postgres::NoTls).unwrap();
+    for pid in &first {
+        let killed: bool = killer
+            .query_one("SELECT pg_terminate_backend($1)", &[pid])
+            .unwrap()
+            .get(0);
+        assert!(killed, "listener {pid} is terminated");
+    }
+    let second = listeners_other_than(&first);
+    eprintln!("listeners {first:?} terminated; reconnected as {second:?}");
+    long_poll_on_b_wakes_on_a_decision_on_a(&replicas);
+}
+
+/// An agent long-polls replica B over HTTP (10 s) while replica A approves its draft; the poll
+/// must answer with A's envelope well before its timeout.
+fn long_poll_on_b_wakes_on_a_decision_on_a(replicas: &Replicas) {
     let submitted = replicas.submit();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let client = runtime.block_on(async {

@@ -92,9 +92,16 @@ fn follow(config: &Config, stop: &AtomicBool, on_decided: &dyn Fn(&str)) {
     }
 }
 
+/// `application_name` of the listening connection, so that an operator (or a test) can tell
+/// it from the pool's in `pg_stat_activity`.
+pub const LISTENER_NAME: &str = "countersign-listen";
+
 /// A new connection listening on [`DECIDED_CHANNEL`].
 fn listen(config: &Config) -> Result<Client, postgres::Error> {
-    let mut client = config.connect(NoTls)?;
+    let mut client = config
+        .clone()
+        .application_name(LISTENER_NAME)
+        .connect(NoTls)?;
     client.batch_execute(&format!("LISTEN {DECIDED_CHANNEL}"))?;
     Ok(client)
 }

@@ -25,7 +25,7 @@
 mod follow;
 mod queries;
 
-pub use follow::DecisionFollower;
+pub use follow::{DecisionFollower, LISTENER_NAME};
 
 use std::time::Duration;
 
