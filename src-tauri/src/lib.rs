@@ -9,6 +9,7 @@
 mod commands;
 mod confirm;
 mod cosign;
+mod footprint;
 mod notify;
 mod pause;
 mod reminders;
@@ -112,6 +113,9 @@ pub fn run() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // Before any thread starts, and before the re-exec so that it keeps them removed.
+    strip_webview_debugging();
+    footprint::reexec_with_lean_settings();
     let args = AppArgs::parse();
     match start(args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -123,7 +127,6 @@ pub fn run() -> ExitCode {
 }
 
 fn start(args: AppArgs) -> anyhow::Result<()> {
-    strip_webview_debugging();
     let data_dir = host::data_dir(args.data_dir.as_deref())?;
     let running: Arc<OnceLock<Broker>> = Arc::default();
     let failed: Arc<std::sync::Mutex<Option<anyhow::Error>>> = Arc::default();
