@@ -15,18 +15,22 @@
 //! re-exec, which passes on the environment as it is then, so they stay removed.
 //!
 //! Measured with `scripts/bench-memory.sh` (release build, WebKitGTK 2.50.6, Mesa 22.3.6
-//! llvmpipe, Xvfb, 10,000 drafts from 100 agents), RSS / PSS / USS in MiB:
+//! llvmpipe, Xvfb, 10,000 drafts from 100 agents), the two runs back to back on an otherwise
+//! idle machine, RSS / PSS / USS in MiB:
 //!
-//! | app process           | idle                | 10,000 drafts       |
-//! |-----------------------|---------------------|---------------------|
-//! | before                | 172.4 / 75.1 / 47.7 | 261.4 / 164.7 / 136.7 |
-//! | with these settings   | 111.5 / 67.4 / 43.0 | 130.9 / 84.4 / 58.0 |
+//! | process               | idle                  | 10,000 drafts         |
+//! |-----------------------|-----------------------|-----------------------|
+//! | app, before           | 173.4 / 97.4 / 54.7   | 223.1 / 146.5 / 103.9 |
+//! | app, with these       | 114.4 / 70.1 / 45.8   | 134.2 / 87.4 / 61.4   |
+//! | web content, before   | 274.8 / 200.9 / 160.2 | 417.5 / 343.1 / 302.5 |
+//! | web content, with     | 178.9 / 116.6 / 74.3  | 291.4 / 228.5 / 186.4 |
 //!
-//! libLLVM alone was 43 MiB of the app's RSS; most of the rest of the drop with 10,000 drafts
-//! is freed heap that glibc kept (the app's `[anon]` mappings went from 81 to 12 MiB). The
-//! web content process fell too (RSS 276.0 → 178.1 idle, 388.6 → 268.1 with the drafts; not
-//! broken down further), and still renders with llvmpipe. The window looks the same (checked
-//! with a screenshot under Xvfb).
+//! Two more runs with these settings gave the app 111.5 and 111.2 idle, 130.9 and 133.6 with
+//! the drafts (RSS); PSS moves with whatever else maps the same libraries at the time. libLLVM
+//! was 43 MiB of the app's RSS; the rest of the drop with 10,000 drafts is freed heap glibc
+//! kept. The web content process still renders with llvmpipe (and still maps libLLVM); why it
+//! shrank too was not broken down. The window looks the same (checked with a screenshot under
+//! Xvfb).
 
 use std::ffi::OsString;
 
@@ -34,11 +38,11 @@ use std::ffi::OsString;
 ///
 /// - `MALLOC_ARENA_MAX=2`: by default glibc gives each thread that contends for the heap an
 ///   arena of its own (up to 8 per core); the async runtime and its blocking pool then keep
-///   freed memory in many arenas that are never trimmed.
+///   freed memory spread over many arenas, where it is seldom given back.
 /// - `MALLOC_MMAP_THRESHOLD_=131072`: blocks of 128 KiB and more (a 10,000-row queue listing,
 ///   its JSON) come from `mmap` and go back to the kernel when freed. Setting it also stops
-///   glibc from raising the threshold (up to 32 MiB) after each such block is freed, which is
-///   what otherwise left those listings resident in the heap.
+///   glibc from raising the threshold (up to 32 MiB) after each such block is freed, after
+///   which such blocks would stay in the heap.
 const MALLOC_SETTINGS: [(&str, &str); 2] = [
     ("MALLOC_ARENA_MAX", "2"),
     ("MALLOC_MMAP_THRESHOLD_", "131072"),
@@ -70,7 +74,8 @@ pub(crate) struct Host {
     pub has_render_node: bool,
     /// tauri-driver drives the window (a debug build under the end-to-end tests): WebKit's
     /// WebDriver screenshots hang with the DMA-BUF renderer off (WebKitGTK 2.50 under Xvfb,
-    /// see tests/e2e/run.sh), so the GL settings are left out there.
+    /// see tests/e2e/run.sh; checked again with these settings: the 5 of the 8 suites
+    /// that take a screenshot time out), so the GL settings are left out there.
     pub automation: bool,
 }
 
