@@ -49,9 +49,9 @@ const MALLOC_SETTINGS: [(&str, &str); 2] = [
 ];
 
 /// Keep the review window's process (the one that runs this code) from loading Mesa's software
-/// GL driver, which links LLVM (about 50 MiB resident). Applied only where there is no GPU
-/// render node (`/dev/dri/renderD*`), i.e. where WebKit would render with llvmpipe anyway; the
-/// web content process still renders with it (it gets no DMA-BUF device either way).
+/// GL driver, which links LLVM (43 MiB of the app's RSS). Applied only where there is no GPU
+/// render node (`/dev/dri/renderD*`), i.e. where WebKit renders with llvmpipe anyway; the web
+/// content process still does.
 ///
 /// - `GDK_GL=disable`: GTK 3 otherwise sets up GLX (through libepoxy) to pick its visuals; the
 ///   app draws no GL itself.
@@ -118,9 +118,13 @@ pub(crate) fn missing_settings(
 /// Re-executes the app, once, with the settings it lacks ([`missing_settings`]), keeping its
 /// arguments and the rest of its environment as they are now (so variables removed before this
 /// call stay removed). Returns when nothing is missing, or when the re-exec fails (the app then
-/// runs with the defaults: larger, not broken). Call it before any thread is started.
+/// runs with the defaults: larger, not broken). Call it before any thread is started. Only on
+/// Linux, where glibc, GTK and WebKitGTK read these variables.
 #[cfg(unix)]
 pub(crate) fn reexec_with_lean_settings() {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
     let missing = missing_settings(Host::current(), |name| std::env::var_os(name));
     if missing.is_empty() {
         return;
@@ -144,7 +148,7 @@ pub(crate) fn reexec_with_lean_settings() {
     tracing::debug!("memory settings not applied (re-exec failed): {e}");
 }
 
-/// Elsewhere glibc's variables mean nothing: the app runs as it is.
+/// Elsewhere these variables mean nothing: the app runs as it is.
 #[cfg(not(unix))]
 pub(crate) fn reexec_with_lean_settings() {}
 

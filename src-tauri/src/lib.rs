@@ -9,6 +9,7 @@
 mod commands;
 mod confirm;
 mod cosign;
+#[cfg_attr(not(unix), allow(dead_code))]
 mod footprint;
 mod notify;
 mod pause;
