@@ -469,6 +469,50 @@ fn a_postgres_database_is_migrated_once_and_a_newer_schema_is_refused() {
     ));
 }
 
+/// Opens a PostgreSQL store on `url`, files the agent `name` through it, reads it back and
+/// drops the store, all on the calling thread's terms.
+fn open_use_and_drop(url: &str, name: &str) {
+    let s = Store::open_postgres(url).unwrap();
+    s.add_agent(name, &new_token(), 1).unwrap();
+    assert!(
+        s.agents().unwrap().iter().any(|a| a.name == name),
+        "{name}: the agent written through this store reads back"
+    );
+    drop(s);
+}
+
+#[test]
+fn a_postgres_store_opens_works_and_closes_from_plain_threads_and_async_code_alike() {
+    let Some(server) = fixture::server_url() else {
+        return;
+    };
+    let url = fixture::new_database(&server);
+    // The synchronous client panics if it drives its runtime on a thread running async tasks:
+    // each place the store may be called from must route the call around that.
+    open_use_and_drop(&url, "plain-thread");
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    multi.block_on(async { open_use_and_drop(&url, "multi-thread-block-on") });
+    let u = url.clone();
+    multi
+        .block_on(multi.spawn(async move { open_use_and_drop(&u, "multi-thread-task") }))
+        .unwrap();
+    let u = url.clone();
+    multi
+        .block_on(multi.spawn_blocking(move || open_use_and_drop(&u, "multi-thread-blocking")))
+        .unwrap();
+    let current = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    current.block_on(async { open_use_and_drop(&url, "current-thread-task") });
+    let u = url.clone();
+    current
+        .block_on(current.spawn_blocking(move || open_use_and_drop(&u, "current-thread-blocking")))
+        .unwrap();
+}
+
 #[test]
 fn an_unreachable_or_refusing_server_is_a_clear_error_at_open() {
     let Some(server) = fixture::server_url() else {
