@@ -690,7 +690,7 @@ impl Broker {
             return Ok(());
         };
         match p.policy.requirement(&row.agent, row.action.kind, row.risk.score) {
-            Requirement::LeadRequired if !p.lead_keys.contains(&self.inner.signer.key.key_id()) => {
+            Requirement::LeadRequired if !self.approver_is_lead() => {
                 Err(BrokerError::Conflict(format!(
                     "policy serial {} requires a lead to approve a score of {}; this approver's key is not pinned as a lead: approve it for co-signing and send the co-sign request to a lead",
                     p.policy.serial, row.risk.score

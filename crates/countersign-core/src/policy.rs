@@ -347,11 +347,9 @@ pub struct LoadedPolicy {
     pub signer_names: Vec<String>,
     /// Every key pinned with role `lead` (approvals of `lead_required` drafts need one).
     pub lead_keys: Vec<KeyId>,
-    /// Those keys' trust entries (public keys included): whose co-signatures count when a
-    /// `lead_required` draft is approved by someone else first.
-    pub leads: Vec<crate::keys::TrustedKey>,
     /// Every entry of the trust file the policy was verified against (leads and approvers,
-    /// revocations kept): whose co-signatures count towards a `two_approvers` approval.
+    /// public keys and revocations included): whose co-signatures count when a `lead_required`
+    /// or `two_approvers` draft is approved by someone else first.
     pub approvers: Vec<crate::keys::TrustedKey>,
 }
 
@@ -418,7 +416,6 @@ impl LoadedPolicy {
             signers: verified.signers,
             signer_names,
             lead_keys,
-            leads: leads.entries(),
             approvers,
         })
     }
