@@ -58,6 +58,11 @@ pub struct ApiConfig {
     pub per_source_burst: u32,
     /// Refill rate of each source's bucket, per second (default 8).
     pub per_source_per_second: f64,
+    /// Further `Host` values accepted besides the loopback names (team mode: the name and
+    /// port clients use to reach the server, e.g. `countersign.example.com:8443`).
+    pub hosts: Vec<String>,
+    /// Team mode: serve the team API (`/v1/team/…`, see [`crate::team_http`]) too.
+    pub team: Option<Arc<crate::Team>>,
 }
 
 impl Default for ApiConfig {
@@ -70,6 +75,8 @@ impl Default for ApiConfig {
             unauthenticated_per_second: 16.0,
             per_source_burst: 32,
             per_source_per_second: 8.0,
+            hosts: Vec::new(),
+            team: None,
         }
     }
 }
@@ -82,13 +89,34 @@ pub(crate) struct Api {
     config: Arc<ApiConfig>,
     limiter: Arc<RateLimiter>,
     unauthenticated: Arc<Unauthenticated>,
+    pub(crate) team: Option<Arc<crate::Team>>,
+}
+
+impl Api {
+    /// Refuses a request without valid credentials when its source (or everyone) is over
+    /// the unauthenticated-request limit.
+    pub(crate) fn admit_unauthenticated(&self, source: &Source) -> Result<(), HttpError> {
+        self.unauthenticated
+            .admit(&source.0, &self.config)
+            .map_err(too_many_failures)
+    }
+
+    /// Counts a request whose credentials were refused against its source's limit.
+    pub(crate) fn charge_unauthenticated(&self, source: &Source) {
+        self.unauthenticated.charge(&source.0, &self.config);
+    }
+
+    /// The agent API's body limit, in bytes.
+    pub(crate) fn max_body_bytes(&self) -> usize {
+        self.broker.config().max_body_bytes
+    }
 }
 
 /// An error response: the HTTP status and the `{code, message}` body.
 pub struct HttpError(StatusCode, ApiError);
 
 impl HttpError {
-    fn new(code: ErrorCode, message: impl Into<String>) -> HttpError {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> HttpError {
         HttpError(status_of(code), ApiError::new(code, message))
     }
 }
@@ -143,11 +171,12 @@ pub fn router(broker: Broker, bound: SocketAddr) -> Router {
 /// The router for a TCP listener bound to `bound`, with `config`'s limits.
 pub fn router_with(broker: Broker, bound: SocketAddr, config: ApiConfig) -> Router {
     let port = bound.port();
-    let allowed_hosts = vec![
+    let mut allowed_hosts = vec![
         format!("127.0.0.1:{port}"),
         format!("localhost:{port}"),
         format!("[::1]:{port}"),
     ];
+    allowed_hosts.extend(config.hosts.iter().cloned());
     router_for(broker, allowed_hosts, config)
 }
 
@@ -155,11 +184,18 @@ fn router_for(broker: Broker, allowed_hosts: Vec<String>, config: ApiConfig) -> 
     let api = Api {
         broker,
         allowed_hosts,
+        team: config.team.clone(),
         config: Arc::new(config),
         limiter: Arc::default(),
         unauthenticated: Arc::default(),
     };
+    let team = if api.team.is_some() {
+        crate::team_http::routes()
+    } else {
+        Router::new()
+    };
     Router::new()
+        .merge(team)
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi_json))
         .route("/v1/actions", post(submit))
@@ -329,7 +365,7 @@ async fn guard(State(api): State<Api>, req: Request, next: Next) -> Response {
 }
 
 async fn not_found() -> HttpError {
-    HttpError::new(ErrorCode::NotFound, "no such route; see /v1/actions")
+    HttpError::new(ErrorCode::NotFound, "no such route; see /v1/openapi.json")
 }
 
 async fn method_not_allowed() -> HttpError {
@@ -366,12 +402,18 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Source {
         parts: &mut axum::http::request::Parts,
         _: &S,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Source(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or_else(|| "local socket".to_owned(), |c| c.0.ip().to_string()),
-        ))
+        let tcp = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        let tls = parts
+            .extensions
+            .get::<ConnectInfo<crate::tls::TlsPeer>>()
+            .map(|c| c.0 .0);
+        Ok(Source(tcp.or(tls).map_or_else(
+            || "local socket".to_owned(),
+            |a| a.ip().to_string(),
+        )))
     }
 }
 
@@ -460,7 +502,7 @@ pub(crate) async fn openapi_json() -> Response {
         .into_response()
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, BrokerError> + Send + 'static,
 ) -> Result<T, HttpError> {
     tokio::task::spawn_blocking(f)

@@ -22,10 +22,13 @@ mod limits;
 pub mod openapi;
 pub mod policy;
 pub mod policy_watch;
+pub mod team_http;
+pub mod tls;
 mod usecases;
 mod webhook;
 
 pub use usecases::cosign::{export_cosign_request, review_cosign_request, sign_cosign_request};
+pub use usecases::team::{Member, Team, TeamFiles, TeamStartError, CLAIM_TTL_S};
 pub use usecases::{
     register_agent, Broker, BrokerConfig, BrokerError, DecisionInput, LogNotifier, Notifier,
     PendingNotice, Signer, MAX_BATCH,

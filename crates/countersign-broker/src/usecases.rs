@@ -25,6 +25,7 @@ use countersign_core::policy_view::PolicyRefusal;
 
 mod batch;
 pub(crate) mod cosign;
+pub(crate) mod team;
 
 pub use batch::MAX_BATCH;
 
@@ -156,6 +157,9 @@ pub enum BrokerError {
     /// The approver may not do this (e.g. sign a policy without a lead key).
     #[error("{0}")]
     Forbidden(String),
+    /// No valid approver session (team API): the message says why.
+    #[error("{0}")]
+    Unauthorized(String),
     /// Too many pending drafts for this agent.
     #[error("agent `{agent}` already has {max} pending drafts; wait for decisions")]
     TooManyPending {
@@ -177,6 +181,7 @@ impl From<&BrokerError> for ApiError {
             BrokerError::Conflict(_) => ErrorCode::Conflict,
             BrokerError::Expired(_) => ErrorCode::Expired,
             BrokerError::Forbidden(_) => ErrorCode::Forbidden,
+            BrokerError::Unauthorized(_) => ErrorCode::Unauthorized,
             BrokerError::TooManyPending { .. } => ErrorCode::RateLimited,
             BrokerError::Store(StoreError::AgentExists(_)) => ErrorCode::Conflict,
             BrokerError::Store(_) => ErrorCode::Internal,

@@ -16,7 +16,22 @@ pub(crate) fn serve(
     listen: SocketAddr,
     unix_socket: Option<std::path::PathBuf>,
     policy: &crate::policy_cmd::PolicyArgs,
+    team: &crate::team_cmd::TeamServeArgs,
 ) -> Result<ExitCode> {
+    let tls = match (&team.tls_cert, &team.tls_key) {
+        (Some(cert), Some(key)) => Some(countersign_broker::tls::server_config(cert, key)?),
+        _ => None,
+    };
+    if !listen.ip().is_loopback() && tls.is_none() && !team.plain_http {
+        bail!(
+            "--listen {listen} is not a loopback address: serve TLS (--tls-cert, --tls-key) or, behind a TLS-terminating proxy, pass --plain-http"
+        );
+    }
+    if team.team_roster.is_some() && policy.lead_trust.is_none() {
+        bail!(
+            "--team-roster needs --lead-trust: the pinned lead keys the roster must be signed by"
+        );
+    }
     let (dir, store) = state.open()?;
     let policy_files = policy.files();
     let start =
@@ -46,11 +61,45 @@ pub(crate) fn serve(
         );
         let _watcher =
             countersign_broker::policy_watch::watch_policy(&broker).map_err(anyhow::Error::msg)?;
-        let listener = host::bind(listen).await?;
+        let team_state = match &team.team_roster {
+            Some(roster) => {
+                let files = countersign_broker::TeamFiles {
+                    roster: roster.clone(),
+                    signature: team.team_roster_signature.clone(),
+                    anchors: policy.lead_trust.clone().unwrap_or_default(),
+                    escalate_after_s: team.escalate_after,
+                };
+                let t = countersign_broker::Team::start(broker.clone(), &files)?;
+                let r = t.roster()?;
+                eprintln!(
+                    "countersign: team `{}` roster serial {} ({} keys, {}) in force; team API on /v1/team",
+                    r.roster.team,
+                    r.roster.serial,
+                    r.roster.keys.len(),
+                    r.sha256
+                );
+                Some(t)
+            }
+            None => None,
+        };
+        let _team_events = team_state.as_ref().map(|t| t.spawn_events());
+        let config = countersign_broker::http::ApiConfig {
+            hosts: team.public_hosts.clone(),
+            team: team_state,
+            ..Default::default()
+        };
+        let listener = if listen.ip().is_loopback() {
+            host::bind(listen).await?
+        } else {
+            tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?
+        };
         let bound = listener.local_addr()?;
         let (name, keyid) = broker.approver();
         let database = host::database_label(&dir, state.database.as_deref());
-        eprintln!("countersign: agent API on http://{bound} (data dir {}, database {database}, approver {name} {keyid}, key in {location:?})", dir.display());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        eprintln!("countersign: agent API on {scheme}://{bound} (data dir {}, database {database}, approver {name} {keyid}, key in {location:?})", dir.display());
         let _expiry = broker.spawn_expiry_loop();
         if let Some(path) = unix_socket.clone() {
             eprintln!("countersign: agent API also on unix:{}", path.display());
@@ -68,10 +117,19 @@ pub(crate) fn serve(
                 }
             });
         }
-        countersign_broker::http::serve(listener, broker.clone(), async {
+        let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+        };
+        match tls {
+            Some(tls) => {
+                countersign_broker::tls::serve_tls(listener, broker.clone(), config, tls, shutdown)
+                    .await?
+            }
+            None => {
+                countersign_broker::http::serve_with(listener, broker.clone(), config, shutdown)
+                    .await?
+            }
+        }
         // Sign the audit head at shutdown, so that every row written is covered.
         broker.checkpoint_audit(1)?;
         if let Some(path) = &unix_socket {

@@ -28,6 +28,7 @@ mod host_cmd;
 mod mcp_cmd;
 mod policy_cmd;
 mod score_cmd;
+mod team_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -90,6 +91,14 @@ enum Command {
         unix_socket: Option<PathBuf>,
         #[command(flatten)]
         policy: policy_cmd::PolicyArgs,
+        #[command(flatten)]
+        team: team_cmd::TeamServeArgs,
+    },
+    /// Team mode: build and sign the roster (leads); log in to a team server and review its
+    /// queue as an approver (keys stay here; only signatures are uploaded).
+    Team {
+        #[command(subcommand)]
+        command: team_cmd::TeamCommand,
     },
     /// The team lead's signed policy.
     Policy {
@@ -238,7 +247,9 @@ fn main() -> ExitCode {
             listen,
             unix_socket,
             policy,
-        } => host_cmd::serve(&state, listen, unix_socket, &policy),
+            team,
+        } => host_cmd::serve(&state, listen, unix_socket, &policy, &team),
+        Command::Team { command } => team_cmd::run(command),
         Command::Policy { command } => policy_cmd::run(command),
         Command::Cosign { command } => cosign_cmd::run(command),
         Command::Agent {

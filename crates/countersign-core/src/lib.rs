@@ -12,6 +12,7 @@
 //! - [`cosign`]: the request and response files of co-signing across machines;
 //! - [`policy`]: the lead-signed policy (domains, sensitive patterns, score thresholds);
 //! - [`policy_view`]: the app's policy view and the "what would change" preview of an edit;
+//! - [`team`]: team mode's signed roster, approver login challenge and signature uploads;
 //! - [`text`]: hidden characters (bidi, zero-width, control);
 //! - [`crash`]: crash points for the crash-safety tests (no-ops unless built with `crash-points`).
 
@@ -29,6 +30,7 @@ pub mod policy;
 pub mod policy_view;
 pub mod review;
 pub mod risk;
+pub mod team;
 pub mod text;
 pub mod time;
 

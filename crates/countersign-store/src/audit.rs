@@ -36,6 +36,12 @@ pub enum AuditEvent {
     Cosigned,
     /// An approval awaiting co-signatures expired before the quorum was met.
     CosignExpired,
+    /// A lead-signed team roster was put in force (detail: team, serial, sha256, signers).
+    RosterLoaded,
+    /// An approver logged in to the team API (detail: team, keyid, approver, expires_at).
+    TeamLogin,
+    /// An approver session was ended (detail: keyid).
+    TeamLogout,
 }
 
 impl AuditEvent {
@@ -53,6 +59,9 @@ impl AuditEvent {
             AuditEvent::AwaitingCosign => "action.awaiting_cosign",
             AuditEvent::Cosigned => "action.cosigned",
             AuditEvent::CosignExpired => "action.cosign_expired",
+            AuditEvent::RosterLoaded => "team.roster_loaded",
+            AuditEvent::TeamLogin => "team.login",
+            AuditEvent::TeamLogout => "team.logout",
         }
     }
 }

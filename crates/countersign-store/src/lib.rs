@@ -21,6 +21,7 @@ pub mod pg;
 pub(crate) mod policy;
 mod records;
 mod row;
+mod team;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -34,6 +35,7 @@ pub use cosign::CosignRow;
 pub use pg::{validate_postgres_url, DecisionFollower, POOL_SIZE};
 pub use policy::{AcceptedPolicy, RecordedPolicy};
 pub use records::{ActionRow, DecisionRow, HistoryRow, NewAction, NewDecision};
+pub use team::{AcceptedRoster, ClaimRow, NewSession, RecordedRoster, SessionRow};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "countersign.sqlite3";

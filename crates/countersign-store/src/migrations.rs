@@ -104,8 +104,41 @@ const MIGRATIONS: &[&str] = &[
         created_at    INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 7: team mode: the lead-signed roster in force (one row, no rollback), single-use login
+    // challenges, approver sessions (SHA-256 of the token only), claims ("in review").
+    r#"
+    CREATE TABLE team_roster (
+        id             INTEGER PRIMARY KEY CHECK (id = 1),
+        team           TEXT NOT NULL,
+        serial         INTEGER NOT NULL,
+        sha256         TEXT NOT NULL,
+        roster_bytes   BLOB NOT NULL,
+        signature_json TEXT NOT NULL,
+        loaded_at      INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE team_challenges (
+        nonce       TEXT PRIMARY KEY,
+        keyid       TEXT NOT NULL,
+        expires_at  INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE team_sessions (
+        token_hash  BLOB PRIMARY KEY,          -- SHA-256 of the bearer token
+        team        TEXT NOT NULL,
+        keyid       TEXT NOT NULL,
+        approver    TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        ended_at    INTEGER
+    ) STRICT;
+    CREATE TABLE team_claims (
+        action_id   TEXT PRIMARY KEY REFERENCES actions(id),
+        keyid       TEXT NOT NULL,
+        approver    TEXT NOT NULL,
+        claimed_at  INTEGER NOT NULL,
+        until       INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
-
 pub(crate) fn apply(conn: &mut Connection) -> Result<()> {
     // IMMEDIATE before reading the version: two processes opening a new file take turns
     // instead of both migrating it.

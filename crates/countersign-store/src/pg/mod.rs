@@ -33,6 +33,7 @@
 
 mod follow;
 mod queries;
+mod team;
 
 pub use follow::{DecisionFollower, LISTENER_NAME};
 
@@ -51,8 +52,9 @@ pub const POOL_SIZE: u32 = 8;
 /// of `Countersi` folded into an `i64`): one writer at a time per database.
 pub const WRITE_LOCK: i64 = 0x436f_756e_7465_7273;
 
-/// The `NOTIFY` channel on which a committed decision announces its draft id (payload: the
-/// id), so that a long-poll on another replica wakes at once.
+/// The `NOTIFY` channel on which a committed change of a draft announces its id (payload: the
+/// id): a decision, so that a long-poll on another replica wakes at once, and a submission, a
+/// co-signature or a claim, so that every replica's team stream shows it.
 pub const DECIDED_CHANNEL: &str = "countersign_decided";
 
 /// How long opening a connection may take before the start-up (or a call) fails.
@@ -62,7 +64,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// records how many were applied. The first is the SQLite schema after its six migrations,
 /// with PostgreSQL types (`BIGINT` for integers, `BYTEA` for blobs, `BOOLEAN` for flags) and
 /// identity columns standing in for SQLite's `rowid`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE agents (
         id          TEXT PRIMARY KEY,
         name        TEXT NOT NULL UNIQUE,
@@ -146,7 +149,41 @@ const MIGRATIONS: &[&str] = &[r#"
         lead          BOOLEAN NOT NULL,         -- one of them must be pinned as lead
         created_at    BIGINT NOT NULL
     );
-    "#];
+    "#,
+    // 2: team mode (SQLite's migration 7).
+    r#"
+    CREATE TABLE team_roster (
+        id             BIGINT PRIMARY KEY CHECK (id = 1),
+        team           TEXT NOT NULL,
+        serial         BIGINT NOT NULL,
+        sha256         TEXT NOT NULL,
+        roster_bytes   BYTEA NOT NULL,
+        signature_json TEXT NOT NULL,
+        loaded_at      BIGINT NOT NULL
+    );
+    CREATE TABLE team_challenges (
+        nonce       TEXT PRIMARY KEY,
+        keyid       TEXT NOT NULL,
+        expires_at  BIGINT NOT NULL
+    );
+    CREATE TABLE team_sessions (
+        token_hash  BYTEA PRIMARY KEY,         -- SHA-256 of the bearer token
+        team        TEXT NOT NULL,
+        keyid       TEXT NOT NULL,
+        approver    TEXT NOT NULL,
+        created_at  BIGINT NOT NULL,
+        expires_at  BIGINT NOT NULL,
+        ended_at    BIGINT
+    );
+    CREATE TABLE team_claims (
+        action_id   TEXT PRIMARY KEY REFERENCES actions(id),
+        keyid       TEXT NOT NULL,
+        approver    TEXT NOT NULL,
+        claimed_at  BIGINT NOT NULL,
+        until       BIGINT NOT NULL
+    );
+"#,
+];
 
 /// The pool of one PostgreSQL store.
 type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;

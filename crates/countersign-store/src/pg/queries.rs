@@ -28,8 +28,15 @@ use crate::{ActionRow, AgentRow, AuditRow, DecisionRow, HistoryRow, Result, Stor
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];
 
+/// Announces a change of draft `id` on [`DECIDED_CHANNEL`] to every replica, delivered when
+/// (and only if) `tx` commits.
+pub(super) fn notify(tx: &mut Transaction<'_>, id: &str) -> Result<()> {
+    tx.execute("SELECT pg_notify($1, $2)", &[&DECIDED_CHANNEL, &id])?;
+    Ok(())
+}
+
 /// Appends an audit row inside `tx` (which holds the write lock: see [`super::WRITE_LOCK`]).
-fn append(
+pub(super) fn append(
     tx: &mut Transaction<'_>,
     at: i64,
     event: AuditEvent,
@@ -59,7 +66,7 @@ fn append(
 
 impl Postgres {
     /// Every row of `sql`, decoded by `decode`.
-    fn rows<T: Send>(
+    pub(super) fn rows<T: Send>(
         &self,
         sql: &str,
         params: &Params<'_>,
@@ -69,7 +76,7 @@ impl Postgres {
     }
 
     /// The row of `sql`, if any, decoded by `decode`.
-    fn row<T: Send>(
+    pub(super) fn row<T: Send>(
         &self,
         sql: &str,
         params: &Params<'_>,
@@ -123,6 +130,7 @@ impl Postgres {
                 Some(new.id),
                 &submitted_detail(new),
             )?;
+            notify(&mut tx, new.id)?;
             tx.commit()?;
             Ok(true)
         })
@@ -248,10 +256,7 @@ impl Postgres {
             )?;
             append(&mut tx, d.decided_at, event, Some(d.action_id), &detail)?;
             // Delivered to listeners on every replica when (and only if) this commits.
-            tx.execute(
-                "SELECT pg_notify($1, $2)",
-                &[&DECIDED_CHANNEL, &d.action_id],
-            )?;
+            notify(&mut tx, d.action_id)?;
             countersign_core::crash::point(countersign_core::crash::DECIDE_BEFORE_COMMIT);
             tx.commit()?;
             Ok(())
@@ -467,6 +472,7 @@ impl Postgres {
                 Some(&row.action_id),
                 &awaiting_detail(row, shown_digest, approver, keyid),
             )?;
+            notify(&mut tx, &row.action_id)?;
             tx.commit()?;
             Ok(())
         })
@@ -518,6 +524,7 @@ impl Postgres {
                 Some(action_id),
                 &serde_json::json!({ "signers": new_signers }),
             )?;
+            notify(&mut tx, action_id)?;
             tx.commit()?;
             Ok(())
         })
