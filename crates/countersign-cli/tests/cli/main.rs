@@ -13,6 +13,7 @@ mod quorum;
 mod rotate;
 mod score;
 mod start_errors;
+mod team;
 #[cfg(unix)]
 mod transport;
 
