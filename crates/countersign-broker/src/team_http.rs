@@ -248,27 +248,24 @@ async fn events(
         if let Some(ev) = first {
             return Some((Ok(to_sse(&ev)), (None, rx, team, m)));
         }
-        loop {
-            match rx.recv().await {
-                Ok(TeamEvent::Pending { draft, notify }) => {
-                    let notify = notify || Team::notifies(&m, &draft);
-                    let ev = TeamEvent::Pending { draft, notify };
-                    return Some((Ok(to_sse(&ev)), (None, rx, team, m)));
-                }
-                Ok(ev) => return Some((Ok(to_sse(&ev)), (None, rx, team, m))),
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    let t = team.clone();
-                    let drafts = tokio::task::spawn_blocking(move || t.drafts())
-                        .await
-                        .ok()
-                        .and_then(Result::ok)
-                        .unwrap_or_default();
-                    let ev = TeamEvent::Snapshot { drafts };
-                    return Some((Ok(to_sse(&ev)), (None, rx, team, m)));
-                }
-                Err(broadcast::error::RecvError::Closed) => return None,
+        let ev = match rx.recv().await {
+            Ok(TeamEvent::Pending { draft, notify }) => {
+                let notify = notify || Team::notifies(&m, &draft);
+                TeamEvent::Pending { draft, notify }
             }
-        }
+            Ok(ev) => ev,
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                let t = team.clone();
+                let drafts = tokio::task::spawn_blocking(move || t.drafts())
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .unwrap_or_default();
+                TeamEvent::Snapshot { drafts }
+            }
+            Err(broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((Ok(to_sse(&ev)), (None, rx, team, m)))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

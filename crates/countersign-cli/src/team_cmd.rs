@@ -269,7 +269,10 @@ async fn answer<T: serde::de::DeserializeOwned>(r: reqwest::Response) -> Result<
             .unwrap_or(text);
         bail!("the team server answered {status}: {message}");
     }
-    serde_json::from_str(&text).with_context(|| format!("unexpected answer: {text}"))
+    countersign_core::json::parse_strict(text.as_bytes())
+        .map_err(anyhow::Error::msg)
+        .and_then(|v| Ok(serde_json::from_value(v)?))
+        .with_context(|| format!("unexpected answer from the team server: {text}"))
 }
 
 fn session_path(state: &StateArgs) -> Result<PathBuf> {
@@ -284,7 +287,10 @@ fn load_session(state: &StateArgs) -> Result<SavedSession> {
             path.display()
         )
     })?;
-    serde_json::from_slice(&bytes).with_context(|| format!("{}: unreadable", path.display()))
+    countersign_core::json::parse_strict(&bytes)
+        .map_err(anyhow::Error::msg)
+        .and_then(|v| Ok(serde_json::from_value(v)?))
+        .with_context(|| format!("{}: unreadable", path.display()))
 }
 
 fn save_session(state: &StateArgs, s: &SavedSession) -> Result<()> {

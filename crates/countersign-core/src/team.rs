@@ -469,7 +469,7 @@ pub enum TeamEvent {
     /// A draft was submitted, signed, claimed or released, or escalated.
     Pending {
         /// Its team view.
-        draft: TeamDraft,
+        draft: Box<TeamDraft>,
         /// Whether this approver should be notified (routing: leads first for drafts that
         /// need a lead; everyone once escalated or when anyone may approve).
         notify: bool,
@@ -558,7 +558,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("serial"));
-        let mut extra: serde_json::Value = serde_json::from_slice(&zero).unwrap();
+        let mut extra = crate::json::parse_strict(&zero).unwrap();
         extra["serial"] = 1.into();
         extra["admins"] = serde_json::json!([]);
         let err = Roster::parse(&serde_json::to_vec(&extra).unwrap()).unwrap_err();

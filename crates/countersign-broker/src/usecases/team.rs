@@ -559,6 +559,9 @@ impl Team {
     ///   signature is added (one key counts once) and the envelope is released when the quorum
     ///   is met, counted against the roster (revoked keys zero, the agent's own key never).
     ///
+    /// - A rejection may always be proposed as a new body: it ends the draft, an approval
+    ///   awaiting more signatures included (one "no" is enough).
+    ///
     /// The signature must verify with `member`'s own live roster key.
     ///
     /// # Errors
@@ -641,6 +644,29 @@ impl Team {
             .decode(&pending.envelope.payload)
             .map_err(|e| BrokerError::BadRequest(e.to_string()))?;
         if bytes != ours {
+            // Anyone may still say no: a signed rejection ends the draft, approvals awaiting
+            // more signatures included.
+            if let Ok(body) = self.check_new_body(&row, member, &bytes, t) {
+                if body.verdict == Verdict::Rejected {
+                    let envelope = Envelope {
+                        payload: upload.payload.clone(),
+                        payload_type: DECISION_PAYLOAD_TYPE.into(),
+                        signatures: vec![signature],
+                    };
+                    let info = self.broker.record_signed(
+                        &row,
+                        Status::Rejected,
+                        &body,
+                        envelope,
+                        &member.name,
+                        t,
+                    )?;
+                    self.forget(id);
+                    return Ok(SignOutcome::Rejected {
+                        envelope: info.envelope,
+                    });
+                }
+            }
             return Err(BrokerError::Conflict(format!(
                 "an approval of draft {id} already awaits signatures on another body: fetch the draft and sign its `awaiting` payload (or reject it)"
             )));
@@ -888,7 +914,7 @@ impl Team {
             let roster = self.roster()?;
             let draft = self.team_draft(&row, &claims, &roster)?;
             Ok(Some(TeamEvent::Pending {
-                draft,
+                draft: Box::new(draft),
                 notify: false,
             }))
         })();
@@ -937,7 +963,7 @@ impl Team {
             Ok(drafts) => {
                 for draft in drafts {
                     let _ = self.events.send(TeamEvent::Pending {
-                        draft,
+                        draft: Box::new(draft),
                         notify: true,
                     });
                 }

@@ -16,5 +16,6 @@ mod persistence;
 mod policy;
 mod policy_runtime;
 mod replicas;
+mod team;
 mod two_approvers;
 mod unauthenticated;

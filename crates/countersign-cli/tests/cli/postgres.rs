@@ -12,7 +12,7 @@ use countersign_core::ApproverKey;
 use countersign_store::Store;
 
 #[path = "../../../countersign-store/tests/store/pg_fixture.rs"]
-mod pg_fixture;
+pub(crate) mod pg_fixture;
 
 #[path = "../../../countersign-broker/tests/broker/long_poll.rs"]
 mod long_poll;

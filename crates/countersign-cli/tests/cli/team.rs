@@ -9,8 +9,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-#[path = "../../../countersign-store/tests/store/pg_fixture.rs"]
-mod pg_fixture;
+use crate::postgres::pg_fixture;
+
+/// Strict JSON of a command's output.
+fn json(bytes: &[u8]) -> Value {
+    countersign_core::json::parse_strict(bytes).unwrap()
+}
 
 fn countersign(data: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_countersign"));
@@ -70,8 +74,8 @@ impl TeamFiles {
         std::fs::write(t.path("eng.json"), &eng).unwrap();
         std::fs::write(t.path("lead-trust.json"), &lead).unwrap();
         let both = serde_json::json!({"keys": [
-            serde_json::from_slice::<Value>(&eng).unwrap(),
-            serde_json::from_slice::<Value>(&lead).unwrap(),
+            json(&eng),
+            json(&lead),
         ]});
         std::fs::write(t.path("gate-trust.json"), both.to_string()).unwrap();
         let roster = ok(run(
@@ -160,7 +164,7 @@ fn pending_id(data: &Path) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let out = ok(run(data, &["team", "drafts", "--json"]));
-        let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        let list = json(&out.stdout).as_array().unwrap().clone();
         if let Some(d) = list.first() {
             return d["summary"]["id"].as_str().unwrap().to_owned();
         }
@@ -277,7 +281,7 @@ fn an_engineer_and_a_lead_on_two_replicas_release_a_two_signature_envelope_to_th
     let watched = watch.wait_with_output().unwrap();
     let events: Vec<Value> = String::from_utf8_lossy(&watched.stdout)
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| json(l.as_bytes()))
         .collect();
     assert_eq!(events[0]["type"], "snapshot");
     assert_eq!(events[1]["type"], "pending", "{events:?}");
@@ -287,10 +291,10 @@ fn an_engineer_and_a_lead_on_two_replicas_release_a_two_signature_envelope_to_th
     // The engineer claims it (in review to the lead) and signs on B: one signature, waiting.
     ok(run(&eng, &["team", "claim", &id]));
     let listed = ok(run(&lead, &["team", "drafts", "--json"])).stdout;
-    let listed: Vec<Value> = serde_json::from_slice(&listed).unwrap();
+    let listed = json(&listed);
     assert_eq!(listed[0]["claim"]["approver"], "engineer");
     let first = ok(run(&eng, &["team", "approve", &id]));
-    let first: Value = serde_json::from_slice(&first.stdout).unwrap();
+    let first = json(&first.stdout);
     assert_eq!(first["outcome"], "awaiting", "{first}");
     assert!(!marker.exists(), "nothing runs on one signature");
     // A second signature by the same key counts once.
@@ -300,7 +304,7 @@ fn an_engineer_and_a_lead_on_two_replicas_release_a_two_signature_envelope_to_th
 
     // The lead co-signs the same body on A: released.
     let second = ok(run(&lead, &["team", "approve", &id]));
-    let second: Value = serde_json::from_slice(&second.stdout).unwrap();
+    let second = json(&second.stdout);
     assert_eq!(second["outcome"], "released", "{second}");
     assert_eq!(second["signers"], serde_json::json!(["engineer", "lead"]));
 
@@ -311,8 +315,7 @@ fn an_engineer_and_a_lead_on_two_replicas_release_a_two_signature_envelope_to_th
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(std::fs::read_to_string(&marker).unwrap().trim(), "ran");
-    let envelope: Value =
-        serde_json::from_slice(&std::fs::read(t.path("envelope.json")).unwrap()).unwrap();
+    let envelope = json(&std::fs::read(t.path("envelope.json")).unwrap());
     assert_eq!(envelope["signatures"].as_array().unwrap().len(), 2);
 
     // The audit log on the shared database names the logins and the roster, and verifies.

@@ -40,6 +40,7 @@ on_both_backends!(
     tokens_are_stored_as_hashes_and_agent_names_are_unique,
     the_queue_keeps_pending_drafts_and_lists_in_filing_order,
     history_and_novelty_facts_follow_what_the_agent_did,
+    team_state_rosters_challenges_sessions_and_claims_behave_alike,
 );
 
 fn key(seed: u8) -> ApproverKey {
@@ -533,4 +534,77 @@ fn an_unreachable_or_refusing_server_is_a_clear_error_at_open() {
     let err = Store::open_postgres(&format!("postgres://u:p@127.0.0.1:{port}/d")).unwrap_err();
     assert!(matches!(err, StoreError::Postgres(_)), "{err:?}");
     assert!(!err.to_string().contains(":p@"), "no password in {err}");
+}
+
+fn team_state_rosters_challenges_sessions_and_claims_behave_alike(s: Store) {
+    use countersign_store::{AcceptedRoster, ClaimRow, NewSession};
+    let detail = serde_json::json!({"serial": 2});
+    let roster = |serial: u64, sha: &'static str, team: &'static str| AcceptedRoster {
+        team,
+        serial,
+        sha256: sha,
+        bytes: b"{}",
+        signature_json: "{}",
+        at: 10,
+        audit_detail: &detail,
+    };
+    // Roster: the first is accepted, a newer one too; older, or other bytes under the same
+    // serial, or another team's: refused, nothing written.
+    assert!(s.roster_in_force().unwrap().is_none());
+    assert!(s.accept_roster(&roster(1, "sha256:a", "payments")).unwrap());
+    assert!(s.accept_roster(&roster(2, "sha256:b", "payments")).unwrap());
+    assert!(s.accept_roster(&roster(2, "sha256:b", "payments")).unwrap());
+    assert!(!s.accept_roster(&roster(1, "sha256:a", "payments")).unwrap());
+    assert!(!s.accept_roster(&roster(2, "sha256:c", "payments")).unwrap());
+    assert!(!s.accept_roster(&roster(3, "sha256:d", "platform")).unwrap());
+    let r = s.roster_in_force().unwrap().unwrap();
+    assert_eq!(
+        (r.serial, r.sha256.as_str(), r.team.as_str()),
+        (2, "sha256:b", "payments")
+    );
+    // Challenges: single use, for their key only, not after they lapse.
+    s.issue_challenge("n1", "k1", 100, 160).unwrap();
+    s.issue_challenge("n2", "k1", 100, 160).unwrap();
+    assert!(!s.consume_challenge("n1", "k2", 120).unwrap());
+    assert!(s.consume_challenge("n1", "k1", 120).unwrap());
+    assert!(!s.consume_challenge("n1", "k1", 121).unwrap());
+    assert!(!s.consume_challenge("n2", "k1", 161).unwrap());
+    // Sessions: by token hash, until they lapse or end.
+    let hash = hash_token("cs_session");
+    s.open_session(&NewSession {
+        token_hash: &hash,
+        team: "payments",
+        keyid: "k1",
+        approver: "eng",
+        at: 100,
+        expires_at: 200,
+    })
+    .unwrap();
+    assert_eq!(s.session(&hash, 150).unwrap().unwrap().approver, "eng");
+    assert!(s.session(&hash, 201).unwrap().is_none());
+    assert!(s.session(&hash_token("cs_other"), 150).unwrap().is_none());
+    assert!(s.end_session(&hash, 160).unwrap());
+    assert!(!s.end_session(&hash, 161).unwrap());
+    assert!(s.session(&hash, 150).unwrap().is_none());
+    // Claims: one live claim per draft; its holder renews; a lapsed one may be taken over.
+    let agent = s.add_agent("bot", &new_token(), 1).unwrap();
+    assert!(file(&s, &agent.id, "d1", 100, 10_000));
+    let claim = |keyid: &str, at: i64| ClaimRow {
+        action_id: "d1".into(),
+        keyid: keyid.into(),
+        approver: keyid.to_uppercase(),
+        claimed_at: at,
+        until: at + 600,
+    };
+    assert_eq!(s.claim(&claim("k1", 100)).unwrap().keyid, "k1");
+    assert_eq!(s.claim(&claim("k2", 200)).unwrap().keyid, "k1");
+    assert_eq!(s.claim(&claim("k1", 300)).unwrap().until, 900);
+    assert_eq!(s.claim(&claim("k2", 901)).unwrap().keyid, "k2");
+    assert_eq!(s.claims(950).unwrap().len(), 1);
+    assert!(s.claims(1502).unwrap().is_empty());
+    assert!(!s.release_claim("d1", "k1").unwrap());
+    assert!(s.release_claim("d1", "k2").unwrap());
+    let ev = events(&s);
+    assert_eq!(ev.iter().filter(|e| *e == "team.roster_loaded").count(), 3);
+    assert!(ev.contains(&"team.login".to_owned()) && ev.contains(&"team.logout".to_owned()));
 }
