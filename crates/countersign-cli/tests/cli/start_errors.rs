@@ -27,3 +27,50 @@ fn a_missing_key_passphrase_is_reported_once_with_what_to_set() {
         "no half-written trust file on stdout"
     );
 }
+
+fn serve(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_countersign"))
+        .arg("serve")
+        .args(args)
+        .env("COUNTERSIGN_DATA_DIR", dir)
+        .env("COUNTERSIGN_KEY_STORE", "file")
+        .env("COUNTERSIGN_KEY_PASSPHRASE", "correct horse battery staple")
+        .env_remove("COUNTERSIGN_DATABASE")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_non_loopback_listener_needs_tls_or_an_explicit_plain_http_and_team_mode_needs_anchors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = serve(dir.path(), &["--listen", "0.0.0.0:0"]);
+    assert!(
+        !out.status.success(),
+        "no plain HTTP on the network by default"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--tls-cert") && stderr.contains("--plain-http"),
+        "{stderr}"
+    );
+    let out = serve(
+        dir.path(),
+        &[
+            "--tls-cert",
+            "/nonexistent/cert.pem",
+            "--tls-key",
+            "/nonexistent/key.pem",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("/nonexistent/cert.pem"),
+        "an unreadable certificate names its file: {stderr}"
+    );
+    let out = serve(dir.path(), &["--team-roster", "/tmp/roster.json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("--lead-trust"),
+        "a roster without anchors is refused: {stderr}"
+    );
+}
