@@ -105,7 +105,7 @@ async fn team_delivery(url: &str, decisions: usize) {
         "anchors.json",
         &serde_json::to_vec(&lead.trusted_key("lead", "lead")).expect("anchors"),
     );
-    let text = "serial = 1\n[thresholds]\ntwo_approvers_from = 1\n";
+    let text = "serial = 1\n[thresholds]\ntwo_approvers_from = 0\n";
     let anchors = TrustedKeys::from_keys(vec![lead.trusted_key("lead", "lead")]).expect("keys");
     let loaded = Arc::new(
         LoadedPolicy::verify(

@@ -206,6 +206,9 @@ pub(crate) struct Inner {
     pub(crate) policy: PolicyState,
     /// On PostgreSQL, hears of decisions committed by other replicas (stops when dropped).
     _follower: Option<countersign_store::DecisionFollower>,
+    /// The pending count of the last event published here (events announced by another
+    /// replica carry it instead of counting again).
+    last_pending: std::sync::atomic::AtomicU32,
 }
 
 /// The broker. Cheap to clone (shared state).
@@ -331,6 +334,7 @@ impl Broker {
                 config,
                 policy,
                 _follower: follower,
+                last_pending: std::sync::atomic::AtomicU32::new(0),
             }
         });
         Broker { inner }
@@ -340,7 +344,21 @@ impl Broker {
     /// [`Store::follow_decisions`]): made by another replica on the same PostgreSQL database,
     /// or by this one (which already published it; queue events are idempotent). Wakes the
     /// long-polls waiting on that draft.
-    fn decided_elsewhere(&self, id: &str) {
+    fn decided_elsewhere(&self, payload: &str) {
+        if let Some(id) = payload.strip_prefix(countersign_store::pg::CHANGED_PREFIX) {
+            // A submission, signature or claim on another replica: wake this replica's
+            // listeners (the team stream re-reads the draft) without a store read here.
+            let _ = self.inner.events.send(QueueEvent {
+                id: id.into(),
+                status: Status::Pending,
+                pending: self
+                    .inner
+                    .last_pending
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            });
+            return;
+        }
+        let id = payload;
         match self.inner.store.action(id) {
             Ok(Some(row)) => self.publish(&row.id, row.status),
             Ok(None) => tracing::warn!("a decision was announced on draft {id}, which is unknown"),
@@ -378,6 +396,9 @@ impl Broker {
 
     fn publish(&self, id: &str, status: Status) {
         let pending = self.inner.store.pending_count().unwrap_or(0);
+        self.inner
+            .last_pending
+            .store(pending, std::sync::atomic::Ordering::Relaxed);
         let event = QueueEvent {
             id: id.into(),
             status,

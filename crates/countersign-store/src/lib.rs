@@ -220,7 +220,10 @@ impl Store {
 
     /// Hears of every decision committed on this database, by this process or by another
     /// broker replica on it: `on_decided` gets the decided draft's id on a thread of the
-    /// follower's own, once the decision's transaction has committed. PostgreSQL only
+    /// follower's own, once the decision's transaction has committed; other changes of a
+    /// pending draft (submitted, signed, claimed) arrive as `changed:<id>`
+    /// ([`pg::CHANGED_PREFIX`]), after the decisions that arrived with them, each once per
+    /// batch. PostgreSQL only
     /// (`LISTEN`/`NOTIFY` on [`pg::DECIDED_CHANNEL`], reconnecting after a failure, see
     /// [`pg::DecisionFollower`]); `Ok(None)` on SQLite, whose other writers are processes on
     /// the same machine that callers notice by re-reading the file. Dropping the follower

@@ -115,18 +115,25 @@ fn relay(
 ) -> Option<postgres::Error> {
     let mut pinged = Instant::now();
     while !stop.load(Ordering::Relaxed) {
+        let mut batch: Vec<String> = Vec::new();
         {
             let mut notifications = client.notifications();
-            let mut waiting = notifications.timeout_iter(POLL);
-            loop {
-                match waiting.next() {
-                    Ok(Some(n)) => on_decided(n.payload()),
+            match notifications.timeout_iter(POLL).next() {
+                Ok(Some(n)) => batch.push(n.payload().to_owned()),
+                Ok(None) => {}
+                Err(e) => return Some(e),
+            }
+            // Then whatever else already arrived, without waiting: a burst of submissions is
+            // handled as one batch, after the decisions in it.
+            while !batch.is_empty() && batch.len() < MAX_BATCH {
+                match notifications.iter().next() {
+                    Ok(Some(n)) => batch.push(n.payload().to_owned()),
                     Ok(None) => break,
                     Err(e) => return Some(e),
                 }
             }
         }
-        // `None` also means the server closed the connection: a query says which.
+        deliver(&batch, on_decided);
         if client.is_closed() || pinged.elapsed() >= PING_EVERY {
             if let Err(e) = client.batch_execute("SELECT 1") {
                 return Some(e);
@@ -135,4 +142,21 @@ fn relay(
         }
     }
     None
+}
+
+/// Most notifications handled as one batch.
+const MAX_BATCH: usize = 4096;
+
+/// Hands `batch`'s payloads to `on_decided`: decisions first (they wake waiting agents), then
+/// the other changes (`changed:<id>`), each distinct payload once.
+fn deliver(batch: &[String], on_decided: &dyn Fn(&str)) {
+    let mut seen = std::collections::HashSet::new();
+    let (changes, decisions): (Vec<&String>, Vec<&String>) = batch
+        .iter()
+        .partition(|p| p.starts_with(super::CHANGED_PREFIX));
+    for payload in decisions.into_iter().chain(changes) {
+        if seen.insert(payload.as_str()) {
+            on_decided(payload);
+        }
+    }
 }

@@ -52,10 +52,15 @@ pub const POOL_SIZE: u32 = 8;
 /// of `Countersi` folded into an `i64`): one writer at a time per database.
 pub const WRITE_LOCK: i64 = 0x436f_756e_7465_7273;
 
-/// The `NOTIFY` channel on which a committed change of a draft announces its id (payload: the
-/// id): a decision, so that a long-poll on another replica wakes at once, and a submission, a
-/// co-signature or a claim, so that every replica's team stream shows it.
+/// The `NOTIFY` channel on which a committed decision announces its draft id (payload: the
+/// id), so that a long-poll on another replica wakes at once; a submission, a co-signature or a
+/// claim announces `changed:<id>` ([`CHANGED_PREFIX`]) so that every replica's team stream
+/// shows it.
 pub const DECIDED_CHANNEL: &str = "countersign_decided";
+
+/// Payload prefix of a change that is not a decision (submission, signature, claim) on
+/// [`DECIDED_CHANNEL`]: `changed:<id>`. A decision's payload is the bare id.
+pub const CHANGED_PREFIX: &str = "changed:";
 
 /// How long opening a connection may take before the start-up (or a call) fails.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -28,10 +28,19 @@ use crate::{ActionRow, AgentRow, AuditRow, DecisionRow, HistoryRow, Result, Stor
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];
 
-/// Announces a change of draft `id` on [`DECIDED_CHANNEL`] to every replica, delivered when
-/// (and only if) `tx` commits.
+/// Announces the decision of draft `id` on [`DECIDED_CHANNEL`] to every replica (payload: the
+/// id), delivered when (and only if) `tx` commits.
 pub(super) fn notify(tx: &mut Transaction<'_>, id: &str) -> Result<()> {
     tx.execute("SELECT pg_notify($1, $2)", &[&DECIDED_CHANNEL, &id])?;
+    Ok(())
+}
+
+/// Announces another change of pending draft `id` (submitted, signed, claimed) on
+/// [`DECIDED_CHANNEL`] with the payload [`super::CHANGED_PREFIX`] + id; listeners handle these
+/// after decisions and coalesced (see `follow`).
+pub(super) fn notify_change(tx: &mut Transaction<'_>, id: &str) -> Result<()> {
+    let payload = format!("{}{id}", super::CHANGED_PREFIX);
+    tx.execute("SELECT pg_notify($1, $2)", &[&DECIDED_CHANNEL, &payload])?;
     Ok(())
 }
 
@@ -130,7 +139,7 @@ impl Postgres {
                 Some(new.id),
                 &submitted_detail(new),
             )?;
-            notify(&mut tx, new.id)?;
+            notify_change(&mut tx, new.id)?;
             tx.commit()?;
             Ok(true)
         })
@@ -472,7 +481,7 @@ impl Postgres {
                 Some(&row.action_id),
                 &awaiting_detail(row, shown_digest, approver, keyid),
             )?;
-            notify(&mut tx, &row.action_id)?;
+            notify_change(&mut tx, &row.action_id)?;
             tx.commit()?;
             Ok(())
         })
@@ -524,7 +533,7 @@ impl Postgres {
                 Some(action_id),
                 &serde_json::json!({ "signers": new_signers }),
             )?;
-            notify(&mut tx, action_id)?;
+            notify_change(&mut tx, action_id)?;
             tx.commit()?;
             Ok(())
         })

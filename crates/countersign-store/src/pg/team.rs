@@ -1,7 +1,7 @@
 //! Team mode's state on PostgreSQL: each method mirrors the SQLite method of the same name in
 //! `crate::team` (documented on [`crate::Store`]).
 
-use super::queries::{append, notify};
+use super::queries::{append, notify_change};
 use super::Postgres;
 use crate::audit::AuditEvent;
 use crate::team::{
@@ -132,7 +132,7 @@ impl Postgres {
                 &[&c.action_id],
             )?;
             let held = claim_row(&held)?;
-            notify(&mut tx, &c.action_id)?;
+            notify_change(&mut tx, &c.action_id)?;
             tx.commit()?;
             Ok(held)
         })
@@ -145,7 +145,7 @@ impl Postgres {
                 "DELETE FROM team_claims WHERE action_id = $1 AND keyid = $2",
                 &[&action_id, &keyid],
             )?;
-            notify(&mut tx, action_id)?;
+            notify_change(&mut tx, action_id)?;
             tx.commit()?;
             Ok(n == 1)
         })
