@@ -180,6 +180,35 @@ impl Store {
         cosign_row(action_id, &json, approvals, lead, created_at).map(Some)
     }
 
+    /// Every approval awaiting co-signatures (one query; the team queue shows who signed).
+    ///
+    /// # Errors
+    /// Database errors or unreadable stored JSON.
+    pub fn all_awaiting_cosign(&self) -> Result<Vec<CosignRow>> {
+        let conn = match self.sqlite() {
+            Ok(db) => db.read(),
+            Err(pg) => return pg.all_awaiting_cosign(),
+        };
+        let mut stmt = conn.prepare(
+            "SELECT action_id, envelope_json, approvals, lead, created_at FROM cosign_pending",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, u32>(2)?,
+                r.get::<_, bool>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, json, approvals, lead, created_at) = row?;
+            out.push(cosign_row(&id, &json, approvals, lead, created_at)?);
+        }
+        Ok(out)
+    }
+
     /// Replaces the collected signatures of `action_id` with `envelope` (same body, more
     /// signatures) and appends an `action.cosigned` audit row naming the new signers' key ids,
     /// in one transaction; the draft must still await co-signatures.

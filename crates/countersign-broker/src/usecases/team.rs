@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
-use countersign_core::api::Status;
+use countersign_core::api::{ActionSummary, Status};
 use countersign_core::cosign::Required;
 use countersign_core::decision::{
     check_quorum, parse_body, GateError, Quorum, Verdict, DECISION_LIFETIME_S,
@@ -414,21 +414,40 @@ impl Team {
         }
     }
 
+    fn requirement_of(&self, s: &ActionSummary) -> Requirement {
+        match self.broker.policy() {
+            Some(p) => p.policy.requirement(&s.agent, s.kind, s.score),
+            None => Requirement::OneApprover,
+        }
+    }
+
     fn team_draft(
         &self,
         row: &ActionRow,
         claims: &[ClaimRow],
         roster: &VerifiedRoster,
     ) -> Result<TeamDraft, BrokerError> {
-        let requirement = self.requirement(row);
+        let awaiting = self.broker.store().awaiting_cosign(&row.id)?;
+        Ok(self.view(summary_of(row), awaiting.as_ref(), claims, roster))
+    }
+
+    /// The team view of a pending draft from its queue row, the approval awaiting signatures
+    /// on it (if any) and the live claims.
+    fn view(
+        &self,
+        summary: ActionSummary,
+        awaiting: Option<&CosignRow>,
+        claims: &[ClaimRow],
+        roster: &VerifiedRoster,
+    ) -> TeamDraft {
+        let requirement = self.requirement_of(&summary);
         let quorum = requirement.quorum().unwrap_or_default();
-        let signers = match self.broker.store().awaiting_cosign(&row.id)? {
-            Some(p) => signer_names(roster, &p.envelope),
-            None => Vec::new(),
-        };
+        let signers = awaiting
+            .map(|p| signer_names(roster, &p.envelope))
+            .unwrap_or_default();
         let claim = claims
             .iter()
-            .find(|c| c.action_id == row.id)
+            .find(|c| c.action_id == summary.id)
             .map(|c| Claim {
                 approver: c.approver.clone(),
                 keyid: c.keyid.clone(),
@@ -438,9 +457,9 @@ impl Team {
             .escalated
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .contains(&row.id);
-        Ok(TeamDraft {
-            summary: summary_of(row),
+            .contains(&summary.id);
+        TeamDraft {
+            summary,
             requirement,
             required: Required {
                 approvals: u32::try_from(quorum.approvals).unwrap_or(u32::MAX),
@@ -449,7 +468,7 @@ impl Team {
             signers,
             claim,
             escalated,
-        })
+        }
     }
 
     /// Every pending draft as the team sees it, riskiest first.
@@ -460,16 +479,25 @@ impl Team {
         let store = self.broker.store();
         let roster = self.roster()?;
         let claims = store.claims(now())?;
-        let mut out = Vec::new();
-        for s in store.action_summaries(u32::MAX, 0)? {
-            if s.status != Status::Pending {
-                continue;
-            }
-            if let Some(row) = store.action(&s.id)? {
-                out.push(self.team_draft(&row, &claims, &roster)?);
-            }
-        }
-        Ok(out)
+        let awaiting = store.all_awaiting_cosign()?;
+        Ok(self
+            .pending_summaries()?
+            .into_iter()
+            .map(|s| {
+                let a = awaiting.iter().find(|a| a.action_id == s.id);
+                self.view(s, a, &claims, &roster)
+            })
+            .collect())
+    }
+
+    fn pending_summaries(&self) -> Result<Vec<ActionSummary>, BrokerError> {
+        Ok(self
+            .broker
+            .store()
+            .action_summaries(u32::MAX, 0)?
+            .into_iter()
+            .filter(|s| s.status == Status::Pending)
+            .collect())
     }
 
     /// One draft with its detail, the approval awaiting signatures (if any), and what a new
@@ -939,23 +967,36 @@ impl Team {
     fn escalate_due(&self) {
         let due = (|| -> Result<Vec<TeamDraft>, BrokerError> {
             let t = now();
+            // Only drafts that need a lead, waited long enough and were not escalated yet are
+            // read further: the check runs every second.
+            let candidates: Vec<ActionSummary> = {
+                let escalated = self.escalated.lock().unwrap_or_else(|p| p.into_inner());
+                self.pending_summaries()?
+                    .into_iter()
+                    .filter(|s| {
+                        self.requirement_of(s) == Requirement::LeadRequired
+                            && t - s.created_at >= self.escalate_after_s
+                            && !escalated.contains(&s.id)
+                    })
+                    .collect()
+            };
+            if candidates.is_empty() {
+                return Ok(Vec::new());
+            }
+            let store = self.broker.store();
+            let claims = store.claims(t)?;
+            let roster = self.roster()?;
             let mut out = Vec::new();
-            for d in self.drafts()? {
-                let waited = t - d.summary.created_at;
-                if d.requirement == Requirement::LeadRequired
-                    && !d.escalated
-                    && d.claim.is_none()
-                    && waited >= self.escalate_after_s
-                {
-                    self.escalated
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(d.summary.id.clone());
-                    out.push(TeamDraft {
-                        escalated: true,
-                        ..d
-                    });
+            for s in candidates {
+                if claims.iter().any(|c| c.action_id == s.id) {
+                    continue;
                 }
+                self.escalated
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(s.id.clone());
+                let awaiting = store.awaiting_cosign(&s.id)?;
+                out.push(self.view(s, awaiting.as_ref(), &claims, &roster));
             }
             Ok(out)
         })();

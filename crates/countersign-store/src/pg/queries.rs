@@ -487,6 +487,31 @@ impl Postgres {
         })
     }
 
+    pub(crate) fn all_awaiting_cosign(&self) -> Result<Vec<CosignRow>> {
+        let rows = self.with(|c| {
+            Ok(c.query(
+                "SELECT action_id, envelope_json, approvals, lead, created_at FROM cosign_pending",
+                &[],
+            )?)
+        })?;
+        let mut out = Vec::new();
+        for r in rows {
+            let approvals: i64 = r.try_get(2)?;
+            let approvals = u32::try_from(approvals)
+                .map_err(|e| crate::row::corrupt("cosign_pending", "approvals", e))?;
+            let id: String = r.try_get(0)?;
+            let json: String = r.try_get(1)?;
+            out.push(cosign_row(
+                &id,
+                &json,
+                approvals,
+                r.try_get(3)?,
+                r.try_get(4)?,
+            )?);
+        }
+        Ok(out)
+    }
+
     pub(crate) fn awaiting_cosign(&self, action_id: &str) -> Result<Option<CosignRow>> {
         let row = self.with(|c| {
             Ok(c.query_opt(
