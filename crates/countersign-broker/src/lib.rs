@@ -10,7 +10,8 @@
 //! - [`http::router`]: the agent API (there is no approve route);
 //! - [`policy::load_policy`]: the lead-signed policy (thresholds, domains), rollback refused;
 //!   [`Broker::reload_policy`] and [`policy_watch`] reload it when its files change;
-//! - [`keystore`]: the approver key in the OS keychain or a passphrase-encrypted file.
+//! - [`keystore`]: the approver key in the OS keychain or a passphrase-encrypted file;
+//! - [`team_client`]: an approver's client of a team server (the CLI's and the app's).
 //!
 //! The broker knows no window: the desktop shell passes a [`Notifier`]; `countersign serve`
 //! passes one that only logs.
@@ -22,6 +23,7 @@ mod limits;
 pub mod openapi;
 pub mod policy;
 pub mod policy_watch;
+pub mod team_client;
 pub mod team_http;
 pub mod tls;
 mod usecases;

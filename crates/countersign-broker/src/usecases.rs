@@ -381,6 +381,11 @@ impl Broker {
         &self.inner.config
     }
 
+    /// The approver key (to sign for a team server: [`crate::team_client::TeamClient::decide`]).
+    pub fn signer_key(&self) -> &countersign_core::ApproverKey {
+        &self.inner.signer.key
+    }
+
     /// The approver's public identity: (name, key id).
     pub fn approver(&self) -> (String, String) {
         (

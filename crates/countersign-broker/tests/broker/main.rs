@@ -17,5 +17,6 @@ mod policy;
 mod policy_runtime;
 mod replicas;
 mod team;
+mod team_client;
 mod two_approvers;
 mod unauthenticated;

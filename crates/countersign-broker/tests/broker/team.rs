@@ -24,13 +24,13 @@ use countersign_store::Store;
 
 use crate::fixture::{draft_json, seed_key};
 
-fn lea() -> ApproverKey {
+pub(crate) fn lea() -> ApproverKey {
     seed_key(41)
 }
-fn eng() -> ApproverKey {
+pub(crate) fn eng() -> ApproverKey {
     seed_key(42)
 }
-fn eve() -> ApproverKey {
+pub(crate) fn eve() -> ApproverKey {
     seed_key(43)
 }
 
@@ -53,12 +53,12 @@ fn roster_bytes(serial: u64, keys: Vec<TrustedKey>) -> Vec<u8> {
     .unwrap()
 }
 
-struct TeamWorld {
-    broker: Broker,
-    team: Arc<Team>,
-    dir: tempfile::TempDir,
+pub(crate) struct TeamWorld {
+    pub(crate) broker: Broker,
+    pub(crate) team: Arc<Team>,
+    pub(crate) dir: tempfile::TempDir,
     token: String,
-    base: String,
+    pub(crate) base: String,
 }
 
 /// Writes roster `serial` (signed by `signer`) and the anchors (lea as lead) into `dir`.
@@ -88,7 +88,7 @@ fn files(dir: &std::path::Path, escalate_after_s: i64) -> TeamFiles {
 
 /// A broker with `policy_text` (signed by lea) on a fresh SQLite file, team mode on, the team
 /// API served over HTTP.
-async fn world(policy_text: Option<&str>, escalate_after_s: i64) -> TeamWorld {
+pub(crate) async fn world(policy_text: Option<&str>, escalate_after_s: i64) -> TeamWorld {
     let dir = tempfile::tempdir().unwrap();
     write_roster(dir.path(), 1, members(), &lea());
     let policy = policy_text.map(|text| {
@@ -132,7 +132,7 @@ async fn world(policy_text: Option<&str>, escalate_after_s: i64) -> TeamWorld {
 }
 
 impl TeamWorld {
-    fn submit(&self, kind: &str) -> (String, String) {
+    pub(crate) fn submit(&self, kind: &str) -> (String, String) {
         let agent = self.broker.authenticate(&self.token).unwrap().unwrap();
         let s = self
             .broker
