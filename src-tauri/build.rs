@@ -22,6 +22,15 @@ fn main() {
         "review_cosign",
         "sign_cosign",
         "import_cosign",
+        "team_status",
+        "team_join",
+        "team_leave",
+        "team_drafts",
+        "team_draft",
+        "team_claim",
+        "team_release",
+        "team_approve",
+        "team_reject",
     ];
     if let Err(e) = tauri_build::try_build(
         tauri_build::Attributes::new()

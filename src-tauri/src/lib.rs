@@ -4,7 +4,8 @@
 //! starts the agent API on loopback, and shows the review window. New drafts raise a desktop
 //! notification (notify-rust), update the tray's pending count, and are pushed to the window
 //! as `queue-changed` events. Approve/reject are Tauri commands granted to the main window only
-//! (build.rs + capabilities/main.json) and re-checked in the broker.
+//! (build.rs + capabilities/main.json) and re-checked in the broker. The app can also join a
+//! team server and review its queue ([`team`]).
 
 mod commands;
 mod confirm;
@@ -15,6 +16,7 @@ mod notify;
 mod pause;
 mod reminders;
 mod shell;
+mod team;
 mod tray;
 
 use std::net::SocketAddr;
@@ -169,6 +171,15 @@ fn start(args: AppArgs) -> anyhow::Result<()> {
             cosign::review_cosign,
             cosign::sign_cosign,
             cosign::import_cosign,
+            team::team_status,
+            team::team_join,
+            team::team_leave,
+            team::team_drafts,
+            team::team_draft,
+            team::team_claim,
+            team::team_release,
+            team::team_approve,
+            team::team_reject,
         ])
         .setup({
             let running = running.clone();
@@ -293,6 +304,12 @@ fn open_desk(
         args.remind_after,
         expired_rx,
     );
+    // A saved team session is followed again at once (its stream, its notifications).
+    app.manage(team::TeamState::resume(
+        app.clone(),
+        notifier.desk(),
+        data_dir.clone(),
+    ));
     app.manage(AppState {
         broker: broker.clone(),
         api_url: api_url.clone(),

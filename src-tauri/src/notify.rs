@@ -113,6 +113,8 @@ pub struct Bubble {
     pub level: RiskLevel,
     /// The drafts it stands for.
     pub ids: Vec<String>,
+    /// Drafts of the team server's queue (its "Open" opens the Team view).
+    pub team: bool,
 }
 
 /// The notification for one draft.
@@ -128,6 +130,7 @@ pub fn single(n: &PendingNotice) -> Bubble {
         body: one_line(&n.summary, 140),
         level: n.level,
         ids: vec![n.id.clone()],
+        team: false,
     }
 }
 
@@ -164,6 +167,7 @@ pub fn coalesced(batch: &[PendingNotice]) -> Bubble {
             .max()
             .unwrap_or(RiskLevel::Low),
         ids: batch.iter().map(|n| n.id.clone()).collect(),
+        team: false,
     }
 }
 
@@ -248,11 +252,15 @@ fn show(b: &Bubble, app: Option<AppHandle>) {
                 return;
             }
             let opens = b.opens();
+            let team = b.team;
             let waiter = move || {
                 handle.wait_for_action(|action| {
                     if action == OPEN_ACTION {
-                        tracing::info!(draft = ?opens, "notification action: open");
-                        crate::shell::open_window(&app, opens);
+                        tracing::info!(draft = ?opens, team, "notification action: open");
+                        match opens {
+                            Some(id) if team => crate::shell::open_team_draft(&app, id),
+                            opens => crate::shell::open_window(&app, opens),
+                        }
                     }
                 });
                 ACTION_WAITERS.fetch_sub(1, Ordering::SeqCst);

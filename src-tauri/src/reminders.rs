@@ -133,6 +133,7 @@ pub fn reminder(s: &ActionSummary, now: i64) -> Bubble {
         ),
         level: RiskLevel::Critical,
         ids: vec![s.id.clone()],
+        team: false,
     }
 }
 
@@ -150,6 +151,7 @@ pub fn many_reminders(due: &[ActionSummary]) -> Bubble {
         body: "Each is denied by default at its expiry if nobody decides.".into(),
         level: RiskLevel::Critical,
         ids: due.iter().map(|s| s.id.clone()).collect(),
+        team: false,
     }
 }
 
@@ -174,12 +176,14 @@ pub fn expired(drafts: &[ActionSummary]) -> Bubble {
             ),
             level,
             ids: vec![one.id.clone()],
+            team: false,
         },
         many => Bubble {
             summary: format!("{} drafts expired, denied by default", many.len()),
             body: "Nobody decided in time; each agent received a signed rejection.".into(),
             level,
             ids: many.iter().map(|s| s.id.clone()).collect(),
+            team: false,
         },
     }
 }

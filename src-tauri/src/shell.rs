@@ -29,6 +29,27 @@ pub fn state(paused_until: Option<i64>) -> ShellState {
 /// Shows, unminimises and focuses the main window, then asks it to open `draft` (`None`: the
 /// queue).
 pub fn open_window(app: &AppHandle, draft: Option<String>) {
+    open(
+        app,
+        OpenDraft {
+            id: draft,
+            team: false,
+        },
+    );
+}
+
+/// Brings the main window to the front on draft `id` of the team server's queue.
+pub fn open_team_draft(app: &AppHandle, id: String) {
+    open(
+        app,
+        OpenDraft {
+            id: Some(id),
+            team: true,
+        },
+    );
+}
+
+fn open(app: &AppHandle, target: OpenDraft) {
     if let Some(w) = app.get_webview_window("main") {
         let _ = w.unminimize();
         let _ = w.show();
@@ -36,7 +57,7 @@ pub fn open_window(app: &AppHandle, draft: Option<String>) {
             tracing::warn!("focusing the window: {e}");
         }
     }
-    if let Err(e) = app.emit_to("main", OPEN_DRAFT_EVENT, OpenDraft { id: draft }) {
+    if let Err(e) = app.emit_to("main", OPEN_DRAFT_EVENT, target) {
         tracing::warn!("open-draft event not delivered: {e}");
     }
 }

@@ -406,6 +406,9 @@ pub struct QueueEvent {
 pub struct OpenDraft {
     /// Draft id, or `None` for the queue (a coalesced notification, the tray).
     pub id: Option<String>,
+    /// A draft of the team server's queue, not of this desktop's.
+    #[serde(default)]
+    pub team: bool,
 }
 
 /// The desktop shell's state the window shows (command `shell_state`, event `shell-state`).

@@ -483,6 +483,54 @@ pub enum TeamEvent {
     },
 }
 
+/// How the desktop app's link to its team server stands (command `team_status`, event
+/// `team-status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum TeamConnection {
+    /// Opening the event stream.
+    Connecting,
+    /// The event stream is open: the queue shown is live.
+    Live,
+    /// The stream failed; the app retries after `retry_in_s` (backoff up to a minute).
+    Retrying,
+    /// The session ended (expired or logged out): log in again.
+    Expired,
+}
+
+/// The desktop app's team session as the window shows it (never the bearer token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct TeamLink {
+    /// The team server's URL.
+    pub server: String,
+    /// The team.
+    pub team: String,
+    /// This approver's roster name.
+    pub approver: String,
+    /// This approver's key id.
+    pub keyid: KeyId,
+    /// `approver` or `lead`.
+    pub role: String,
+    /// Session end, Unix seconds.
+    #[ts(type = "number")]
+    pub expires_at: i64,
+    /// The roster serial verified at login.
+    #[ts(type = "number")]
+    pub roster_serial: u64,
+    /// The lead trust file used to join (to log in again).
+    pub lead_trust: Option<String>,
+    /// Extra CA certificate (PEM) for the server's TLS certificate.
+    pub ca_cert: Option<String>,
+    /// The event stream's state.
+    pub connection: TeamConnection,
+    /// The last failure, when retrying or expired.
+    pub error: Option<String>,
+    /// Seconds until the next attempt, when retrying.
+    pub retry_in_s: Option<u32>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,4 +8,8 @@ export type OpenDraft = {
 /**
  * Draft id, or `None` for the queue (a coalesced notification, the tray).
  */
-id: string | null, };
+id: string | null, 
+/**
+ * A draft of the team server's queue, not of this desktop's.
+ */
+team: boolean, };
