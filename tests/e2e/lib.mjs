@@ -85,12 +85,12 @@ export async function cli(args, opts) {
 
 /**
  * Starts `countersign exec` in the background (the agent's gate); `gateArgs` are extra options
- * (e.g. `["--approvals", "2", "--lead"]`). Returns
+ * (e.g. `["--approvals", "2", "--lead"]`); `api` the broker it submits to (default: the app's). Returns
  * `{child, submitted, exited, output()}`: `submitted` resolves with `{id, agent, score, level}`
  * from the gate's "submitted" line, `exited` with `{code, signal}`.
  */
-export function startGate({ draftPath, trustPath, stateDir, token, executor = [], gateArgs = [] }) {
-  const args = ["exec", "--action", draftPath, "--trust", trustPath, "--api", cfg.api, "--state-dir", stateDir, "--timeout", "240"];
+export function startGate({ draftPath, trustPath, stateDir, token, executor = [], gateArgs = [], api = cfg.api }) {
+  const args = ["exec", "--action", draftPath, "--trust", trustPath, "--api", api, "--state-dir", stateDir, "--timeout", "240"];
   args.push(...gateArgs);
   if (executor.length) args.push("--", ...executor);
   const child = spawn(cfg.cliBin, args, {

@@ -22,6 +22,7 @@ import { PolicyPanel } from "./components/PolicyPanel";
 import { Queue } from "./components/Queue";
 import { QueueFilters } from "./components/QueueFilters";
 import { ShortcutSheet } from "./components/ShortcutSheet";
+import { TeamView } from "./components/TeamView";
 import * as api from "./lib/api";
 import { asBatch, isBatchable } from "./lib/batch";
 import { filterActions, NO_FILTERS, ordered, type Filters } from "./lib/queue";
@@ -51,7 +52,8 @@ export function App() {
   const [policy, setPolicy] = useState<PolicyView | null>(null);
   const [shell, setShell] = useState<ShellState | null>(null);
   const [showPolicy, setShowPolicy] = useState(false);
-  const [view, setView] = useState<"queue" | "history">("queue");
+  const [view, setView] = useState<"queue" | "history" | "team">("queue");
+  const [teamOpen, setTeamOpen] = useState<{ id: string; n: number } | null>(null);
   const [history, setHistory] = useState<HistoryEntry[] | null>(null);
   const viewRef = useRef(view);
   viewRef.current = view;
@@ -162,8 +164,14 @@ export function App() {
     api.shellState().then(setShell, fail);
     listen<ShellState>(api.SHELL_STATE, (e) => setShell(e.payload)).then(keep, fail);
     listen<OpenDraft>(api.OPEN_DRAFT, (e) => {
+      const id = e.payload.id;
+      if (e.payload.team) {
+        setView("team");
+        if (id) setTeamOpen((o) => ({ id, n: (o?.n ?? 0) + 1 }));
+        return;
+      }
       setView("queue");
-      if (e.payload.id) open(e.payload.id);
+      if (id) open(id);
     }).then(keep, fail);
     return () => {
       gone = true;
@@ -307,7 +315,8 @@ export function App() {
   const selectedCountRef = useRef(0);
   selectedCountRef.current = selectedIds.size;
   useEffect(() => {
-    if (addingAgent || showKeys || batchOpen || showPolicy || cosignOpen) return;
+    // The Team view has its own keys (components/TeamView.tsx).
+    if (addingAgent || showKeys || batchOpen || showPolicy || cosignOpen || view === "team") return;
     const onKey = (e: KeyboardEvent) => {
       if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || isTypingTarget(e.target)) return;
       const rows = orderedRef.current;
@@ -361,9 +370,47 @@ export function App() {
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [addingAgent, showKeys, batchOpen, showPolicy, cosignOpen, open, toggleSelected]);
+  }, [addingAgent, showKeys, batchOpen, showPolicy, cosignOpen, view, open, toggleSelected]);
 
   const pending = actions ? actions.filter((a) => a.status === "pending").length : null;
+
+  const tabs = (
+        <div className="view-tabs" role="tablist" aria-label="Queue, history or team">
+          <button
+            type="button"
+            role="tab"
+            aria-selected={view === "queue"}
+            className={view === "queue" ? "tab is-active" : "tab"}
+            data-testid="tab-queue"
+            onClick={() => setView("queue")}
+          >
+            Queue
+          </button>
+          <button
+            type="button"
+            role="tab"
+            aria-selected={view === "history"}
+            className={view === "history" ? "tab is-active" : "tab"}
+            data-testid="tab-history"
+            onClick={() => {
+              setView("history");
+              void loadHistory();
+            }}
+          >
+            History
+          </button>
+          <button
+            type="button"
+            role="tab"
+            aria-selected={view === "team"}
+            className={view === "team" ? "tab is-active" : "tab"}
+            data-testid="tab-team"
+            onClick={() => setView("team")}
+          >
+            Team
+          </button>
+        </div>
+  );
 
   return (
     <div className="app">
@@ -379,82 +426,64 @@ export function App() {
       {policy && <PolicyBanner view={policy} onOpen={() => setShowPolicy(true)} />}
       {error && <ErrorBanner error={error} onDismiss={() => setError(null)} />}
       <main className="panes">
-        <div className="left-pane">
-          <div className="view-tabs" role="tablist" aria-label="Queue or history">
-            <button
-              type="button"
-              role="tab"
-              aria-selected={view === "queue"}
-              className={view === "queue" ? "tab is-active" : "tab"}
-              data-testid="tab-queue"
-              onClick={() => setView("queue")}
-            >
-              Queue
-            </button>
-            <button
-              type="button"
-              role="tab"
-              aria-selected={view === "history"}
-              className={view === "history" ? "tab is-active" : "tab"}
-              data-testid="tab-history"
-              onClick={() => {
-                setView("history");
-                void loadHistory();
-              }}
-            >
-              History
-            </button>
-          </div>
-          {view === "history" ? (
-            <nav className="queue" aria-label="History">
-              <QueueFilters
-                all={history?.map((h) => h.draft) ?? []}
-                shown={shownHistory?.length ?? 0}
-                filters={filters}
-                onChange={setFilters}
-                searchRef={searchRef}
-              />
-              <History entries={shownHistory} openId={openId} cursorId={cursorId} now={now} onOpen={open} />
-            </nav>
-          ) : (
-            <Queue
-              actions={shown}
-              all={actions}
-              openId={openId}
-              cursorId={cursorId}
-              now={now}
-              onOpen={open}
-              filters={filters}
-              onFilters={setFilters}
-              searchRef={searchRef}
-              selected={selectedIds}
-              onToggle={toggleSelected}
-              onApproveAgentLow={approveAgentLow}
-              onBatch={() => setBatchOpen(true)}
-              onClearSelection={() => setSelected(new Set())}
-            />
-          )}
-        </div>
-        <div className="detail-pane">
-          {openId === null ? (
-            <p className="empty center">Select a draft to review it.</p>
-          ) : detail === null || detail.summary.id !== openId ? (
-            <p className="empty center">{detailFailed ? "This draft could not be loaded; see the error above." : "Loading…"}</p>
-          ) : (
-            <Detail
-              key={detail.summary.id}
-              detail={detail}
-              now={now}
-              busy={deciding}
-              command={command}
-              onApprove={approve}
-              onApproveEdited={approveEdited}
-              onReject={reject}
-              onApproveForCosign={approveForCosign}
-              cosignFiles={cosignFiles}
-            />
-          )}
-        </div>
+        {view === "team" ? (
+          <TeamView tabs={tabs} now={now} fail={fail} openRequest={teamOpen} />
+        ) : (
+          <>
+            <div className="left-pane">
+              {tabs}
+              {view === "history" ? (
+                <nav className="queue" aria-label="History">
+                  <QueueFilters
+                    all={history?.map((h) => h.draft) ?? []}
+                    shown={shownHistory?.length ?? 0}
+                    filters={filters}
+                    onChange={setFilters}
+                    searchRef={searchRef}
+                  />
+                  <History entries={shownHistory} openId={openId} cursorId={cursorId} now={now} onOpen={open} />
+                </nav>
+              ) : (
+                <Queue
+                  actions={shown}
+                  all={actions}
+                  openId={openId}
+                  cursorId={cursorId}
+                  now={now}
+                  onOpen={open}
+                  filters={filters}
+                  onFilters={setFilters}
+                  searchRef={searchRef}
+                  selected={selectedIds}
+                  onToggle={toggleSelected}
+                  onApproveAgentLow={approveAgentLow}
+                  onBatch={() => setBatchOpen(true)}
+                  onClearSelection={() => setSelected(new Set())}
+                />
+              )}
+            </div>
+            <div className="detail-pane">
+              {openId === null ? (
+                <p className="empty center">Select a draft to review it.</p>
+              ) : detail === null || detail.summary.id !== openId ? (
+                <p className="empty center">{detailFailed ? "This draft could not be loaded; see the error above." : "Loading…"}</p>
+              ) : (
+                <Detail
+                  key={detail.summary.id}
+                  detail={detail}
+                  now={now}
+                  busy={deciding}
+                  command={command}
+                  onApprove={approve}
+                  onApproveEdited={approveEdited}
+                  onReject={reject}
+                  onApproveForCosign={approveForCosign}
+                  cosignFiles={cosignFiles}
+                />
+              )}
+            </div>
+          </>
+        )}
       </main>
       {showKeys && <ShortcutSheet onClose={() => setShowKeys(false)} />}
       {showPolicy && (

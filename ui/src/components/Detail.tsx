@@ -37,12 +37,39 @@ type Props = {
 };
 
 /** The Markdown body of a post, for the optional preview; undefined for other kinds. */
-function markdownOf(action: Action): string | undefined {
+export function markdownOf(action: Action): string | undefined {
   if (action.kind !== "message.post") return undefined;
   const p = action.payload;
   if (p === null || typeof p !== "object" || Array.isArray(p)) return undefined;
   const body = (p as Record<string, unknown>).body;
   return typeof body === "string" ? body : undefined;
+}
+
+/**
+ * Banners for hidden characters and look-alike letters anywhere in what the agent sent
+ * (summary, target, payload and its claimed current state).
+ */
+export function DraftWarnings({ action }: { action: Action }) {
+  const hidden = useMemo(() => countHidden(action), [action]);
+  const lookalikes = useMemo(() => countLookalikes(action), [action]);
+  return (
+    <>
+      {hidden.total > 0 && (
+        <div className="hidden-banner" data-testid="hidden-banner">
+          ⚠ This draft contains {hidden.total} hidden character{hidden.total === 1 ? "" : "s"} (
+          {hidden.bidi} bidirectional, {hidden.invisible} invisible, {hidden.control} control). They are
+          shown as <span className="hidden-char">⟨…⟩</span> badges below.
+        </div>
+      )}
+      {lookalikes.mixed + lookalikes.ansi > 0 && (
+        <div className="hidden-banner" data-testid="lookalike-banner">
+          ⚠ This draft contains {lookalikes.mixed} word{lookalikes.mixed === 1 ? "" : "s"} mixing Latin with Cyrillic or
+          Greek letters and {lookalikes.ansi} terminal escape sequence{lookalikes.ansi === 1 ? "" : "s"}; they are marked
+          below.
+        </div>
+      )}
+    </>
+  );
 }
 
 /** Right pane: everything about one draft, and the decision controls while it is pending. */
@@ -58,9 +85,6 @@ export function Detail({
   command,
 }: Props) {
   const s = detail.summary;
-  // Everything the agent sent: summary, target, payload and its claimed current state.
-  const hidden = useMemo(() => countHidden(detail.action), [detail.action]);
-  const lookalikes = useMemo(() => countLookalikes(detail.action), [detail.action]);
   const flags = useMemo(() => grantFlags(detail), [detail]);
   const pending = s.status === "pending";
   const digest = detail.action_digest;
@@ -94,20 +118,7 @@ export function Detail({
 
   return (
     <article className="detail" data-testid="detail" data-id={s.id} aria-label="Draft">
-      {hidden.total > 0 && (
-        <div className="hidden-banner" data-testid="hidden-banner">
-          ⚠ This draft contains {hidden.total} hidden character{hidden.total === 1 ? "" : "s"} (
-          {hidden.bidi} bidirectional, {hidden.invisible} invisible, {hidden.control} control). They are
-          shown as <span className="hidden-char">⟨…⟩</span> badges below.
-        </div>
-      )}
-      {lookalikes.mixed + lookalikes.ansi > 0 && (
-        <div className="hidden-banner" data-testid="lookalike-banner">
-          ⚠ This draft contains {lookalikes.mixed} word{lookalikes.mixed === 1 ? "" : "s"} mixing Latin with Cyrillic or
-          Greek letters and {lookalikes.ansi} terminal escape sequence{lookalikes.ansi === 1 ? "" : "s"}; they are marked
-          below.
-        </div>
-      )}
+      <DraftWarnings action={detail.action} />
       <header className="detail-head">
         <RiskBadge score={s.score} level={s.level} />
         <span className="detail-kind">{s.kind}</span>

@@ -21,6 +21,11 @@ import type { NewAgent } from "../bindings/NewAgent";
 import type { ShellState } from "../bindings/ShellState";
 import type { PolicyPreview } from "../bindings/PolicyPreview";
 import type { PolicyView } from "../bindings/PolicyView";
+import type { Claim } from "../bindings/Claim";
+import type { SignOutcome } from "../bindings/SignOutcome";
+import type { TeamDraft } from "../bindings/TeamDraft";
+import type { TeamDraftDetail } from "../bindings/TeamDraftDetail";
+import type { TeamLink } from "../bindings/TeamLink";
 
 const CODES: readonly ErrorCode[] = [
   "bad_request",
@@ -145,3 +150,42 @@ export const signCosign = (text: string, actionDigest: string) =>
 
 /** Imports a co-sign response file's text; the envelope is released when the quorum is met. */
 export const importCosign = (text: string) => call<CosignOutcome>("import_cosign", { text });
+
+/** The team link (server, team, approver, role, stream state); `null` when not joined. */
+export const teamStatus = () => call<TeamLink | null>("team_status");
+
+/**
+ * Joins a team server: Rust verifies its roster against the lead trust file, checks this key is
+ * in it, signs the login challenge with it, saves the session and follows the queue.
+ */
+export const teamJoin = (server: string, leadTrust: string, caCert: string | null) =>
+  call<TeamLink>("team_join", { server, leadTrust, caCert });
+
+/** Leaves the team (logs out when the server is reachable; forgets the session either way). */
+export const teamLeave = () => call<null>("team_leave");
+
+/** The team's pending drafts. */
+export const teamDrafts = () => call<TeamDraft[]>("team_drafts");
+
+/** One team draft: diff, impact, risk, who signed so far; digest recomputed by Rust. */
+export const teamDraft = (id: string) => call<TeamDraftDetail>("team_draft", { id });
+
+/** Marks a team draft "in review" by this approver. */
+export const teamClaim = (id: string) => call<Claim>("team_claim", { id });
+
+/** Gives up this approver's claim. */
+export const teamRelease = (id: string) => call<null>("team_release", { id });
+
+/** Approves a team draft as shown: Rust signs locally and uploads only the signature. */
+export const teamApprove = (id: string, actionDigest: string) =>
+  call<SignOutcome>("team_approve", { id, actionDigest });
+
+/** Rejects a team draft as shown with a reason (signed locally). */
+export const teamReject = (id: string, actionDigest: string, reason: string) =>
+  call<SignOutcome>("team_reject", { id, actionDigest, reason });
+
+/** Event carrying each `TeamEvent` of the team server's stream. */
+export const TEAM_EVENT = "team-event";
+
+/** Event carrying the `TeamLink` whenever it changes (`null` after leaving). */
+export const TEAM_STATUS = "team-status";
