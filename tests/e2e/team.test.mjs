@@ -64,12 +64,19 @@ describe("team mode in the real window", () => {
     ]);
     writeFileSync(rosterPath, roster);
     await cli(["team", "sign-roster", rosterPath, "--data-dir", leadData]);
+    // The lead-signed policy the server runs under: any one approver of the roster.
+    const policyPath = path.join(dir, "policy.toml");
+    writeFileSync(policyPath, "serial = 1\n");
+    await cli(["policy", "sign", policyPath, "--data-dir", leadData]);
     token = (await cli(["agent", "add", "team-agent", "--token-only", "--data-dir", serverData])).trim();
     const port = await freePort();
     serverUrl = `http://127.0.0.1:${port}`;
     server = spawn(
       cfg.cliBin,
-      ["serve", "--listen", `127.0.0.1:${port}`, "--data-dir", serverData, "--lead-trust", leadTrust, "--team-roster", rosterPath],
+      [
+        "serve", "--listen", `127.0.0.1:${port}`, "--data-dir", serverData,
+        "--policy", path.join(dir, "policy.toml"), "--lead-trust", leadTrust, "--team-roster", rosterPath,
+      ],
       { env: { ...process.env, COUNTERSIGN_LOG: "info" }, stdio: ["ignore", "ignore", "pipe"] },
     );
     server.stderr.on("data", (d) => (serverLog += d));
