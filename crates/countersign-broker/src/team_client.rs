@@ -27,8 +27,8 @@ use countersign_core::decision::{
 use countersign_core::digest::{action_digest, canonical_json};
 use countersign_core::dsse::{pae, Signature};
 use countersign_core::team::{
-    ChallengeRequest, Claim, LoginChallenge, LoginRequest, RosterDocument, RosterError,
-    SignOutcome, SignatureUpload, TeamDraft, TeamDraftDetail, TeamEvent, TeamSession,
+    ChallengeRequest, Claim, LoginChallenge, LoginRequest, PolicyDocument, RosterDocument,
+    RosterError, SignOutcome, SignatureUpload, TeamDraft, TeamDraftDetail, TeamEvent, TeamSession,
     VerifiedRoster,
 };
 use countersign_core::{ApproverKey, DecisionBody, TrustedKeys};
@@ -710,7 +710,8 @@ impl TeamClient {
                 )));
             }
         }
-        let local = countersign_core::risk::score(&d.detail.action).score;
+        let context = self.verified_policy(&d).await?;
+        let local = countersign_core::risk::score_with(&d.detail.action, &context).score;
         let approver = Approver {
             keyid: key.key_id(),
             name: self.saved.session.approver.clone(),
@@ -734,6 +735,52 @@ impl TeamClient {
             cosigned,
             score_mismatch: (local != d.detail.risk.score).then_some((local, d.detail.risk.score)),
         })
+    }
+
+    /// When the draft names a policy, fetches it (`GET /v1/team/policy`), verifies it against
+    /// the lead trust file of the login and checks it is the policy the draft names: an
+    /// approver signs only under a policy the team's leads signed. Returns its risk context
+    /// (org domains, sensitive patterns) for the local rescoring; the default without one.
+    ///
+    /// # Errors
+    /// [`TeamClientError::Refused`] when the policy does not verify or is another one.
+    async fn verified_policy(
+        &self,
+        d: &TeamDraftDetail,
+    ) -> Result<countersign_core::risk::RiskContext> {
+        let Some(named) = &d.policy_sha256 else {
+            return Ok(Default::default());
+        };
+        let refused = |m: String| TeamClientError::Refused(m);
+        let trust = self.saved.lead_trust.as_ref().ok_or_else(|| {
+            refused(
+                "the session has no lead trust file to verify the policy with: log in again".into(),
+            )
+        })?;
+        let anchors = std::fs::read(trust)
+            .map_err(|e| refused(format!("{}: {e}", trust.display())))
+            .and_then(|b| {
+                TrustedKeys::from_json(&b).map_err(|e| refused(format!("{}: {e}", trust.display())))
+            })?;
+        let doc: PolicyDocument = self.call(self.get("/v1/team/policy")).await?;
+        let bytes = B64
+            .decode(&doc.policy)
+            .map_err(|e| refused(format!("the team's policy is not base64: {e}")))?;
+        let loaded =
+            countersign_core::policy::LoadedPolicy::verify(&bytes, &doc.signature, &anchors)
+                .map_err(|e| {
+                    refused(format!(
+                        "the team's policy does not verify against {}: {e}; refusing to sign",
+                        trust.display()
+                    ))
+                })?;
+        if &loaded.sha256 != named {
+            return Err(refused(format!(
+                "the draft is decided under policy {named}, the team serves {}: refusing to sign",
+                loaded.sha256
+            )));
+        }
+        Ok(loaded.policy.risk_context())
     }
 
     /// Opens the event stream (`GET /v1/team/events`): a snapshot first, then every change.

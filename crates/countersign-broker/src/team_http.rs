@@ -9,6 +9,7 @@
 //! | `POST /v1/team/login/challenge` | none | [`ChallengeRequest`] → [`LoginChallenge`] |
 //! | `POST /v1/team/login` | none | [`LoginRequest`] → [`TeamSession`] |
 //! | `POST /v1/team/logout` | session | → 204 |
+//! | `GET /v1/team/policy` | session | → [`PolicyDocument`] |
 //! | `GET /v1/team/drafts` | session | → `[TeamDraft]` |
 //! | `GET /v1/team/drafts/{id}` | session | → [`TeamDraftDetail`] |
 //! | `POST`/`DELETE /v1/team/drafts/{id}/claim` | session | → [`Claim`] / 204 |
@@ -35,7 +36,9 @@ use countersign_core::team::{
     ChallengeRequest, LoginRequest, RosterDocument, SignatureUpload, TeamEvent,
 };
 #[allow(unused_imports)]
-use countersign_core::team::{Claim, LoginChallenge, SignOutcome, TeamDraftDetail, TeamSession};
+use countersign_core::team::{
+    Claim, LoginChallenge, PolicyDocument, SignOutcome, TeamDraftDetail, TeamSession,
+};
 use futures_util::stream::{self, Stream};
 use serde::de::DeserializeOwned;
 use tokio::sync::broadcast;
@@ -53,6 +56,7 @@ pub(crate) fn routes() -> Router<Api> {
         .route("/v1/team/login/challenge", post(challenge))
         .route("/v1/team/login", post(login))
         .route("/v1/team/logout", post(logout))
+        .route("/v1/team/policy", get(policy))
         .route("/v1/team/drafts", get(drafts))
         .route("/v1/team/drafts/{id}", get(draft))
         .route("/v1/team/drafts/{id}/claim", post(claim).delete(release))
@@ -169,6 +173,16 @@ async fn logout(
     let token = bearer(&headers).unwrap_or_default();
     blocking(move || team.logout(&token)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn policy(
+    State(api): State<Api>,
+    source: Source,
+    headers: HeaderMap,
+) -> Result<Json<PolicyDocument>, HttpError> {
+    member(&api, &source, &headers).await?;
+    let team = team_of(&api)?;
+    Ok(Json(blocking(move || team.policy_document()).await?))
 }
 
 async fn drafts(

@@ -347,6 +347,9 @@ pub struct LoadedPolicy {
     pub signer_names: Vec<String>,
     /// Every key pinned with role `lead` (approvals of `lead_required` drafts need one).
     pub lead_keys: Vec<KeyId>,
+    /// The DSSE envelope that signed it (as verified), so that it can be handed on for others
+    /// to verify (a team server's `GET /v1/team/policy`).
+    pub envelope: Envelope,
     /// Every entry of the trust file the policy was verified against (leads and approvers,
     /// public keys and revocations included): whose co-signatures count when a `lead_required`
     /// or `two_approvers` draft is approved by someone else first.
@@ -410,6 +413,7 @@ impl LoadedPolicy {
             })
             .collect();
         Ok(LoadedPolicy {
+            envelope: envelope.clone(),
             policy: Policy::parse(text)?,
             sha256: sha256_of(policy_bytes),
             text: text.to_owned(),

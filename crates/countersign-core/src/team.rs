@@ -372,6 +372,18 @@ pub struct RosterDocument {
     pub signature: Envelope,
 }
 
+/// `GET /v1/team/policy`: the lead-signed policy in force, for apps to verify against their
+/// anchors and to compute each draft's band themselves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct PolicyDocument {
+    /// Standard base64 of `policy.toml`'s exact bytes.
+    pub policy: String,
+    /// The DSSE envelope that signs them.
+    pub signature: Envelope,
+}
+
 /// A reviewer's claim of a draft ("in review").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]

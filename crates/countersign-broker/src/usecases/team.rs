@@ -19,9 +19,9 @@ use countersign_core::digest::canonical_json;
 use countersign_core::dsse::{pae, signed_by, Envelope};
 use countersign_core::policy::Requirement;
 use countersign_core::team::{
-    Claim, LoginChallenge, LoginRequest, RosterDocument, RosterError, SignOutcome, SignatureUpload,
-    TeamDraft, TeamDraftDetail, TeamEvent, TeamSession, VerifiedRoster, CHALLENGE_LIFETIME_S,
-    MAX_ROSTER_BYTES, SESSION_LIFETIME_S,
+    Claim, LoginChallenge, LoginRequest, PolicyDocument, RosterDocument, RosterError, SignOutcome,
+    SignatureUpload, TeamDraft, TeamDraftDetail, TeamEvent, TeamSession, VerifiedRoster,
+    CHALLENGE_LIFETIME_S, MAX_ROSTER_BYTES, SESSION_LIFETIME_S,
 };
 use countersign_core::{DecisionBody, TrustedKey, TrustedKeys};
 use countersign_store::{
@@ -280,6 +280,21 @@ impl Team {
         Ok(RosterDocument {
             roster: B64.encode(&r.bytes),
             signature,
+        })
+    }
+
+    /// The policy this replica decides under (bytes and signature), for apps to verify.
+    ///
+    /// # Errors
+    /// [`BrokerError::NotFound`] when no policy is in force.
+    pub fn policy_document(&self) -> Result<PolicyDocument, BrokerError> {
+        let in_force = self
+            .broker
+            .policy()
+            .ok_or_else(|| BrokerError::NotFound("policy (this team runs without one)".into()))?;
+        Ok(PolicyDocument {
+            policy: B64.encode(in_force.text.as_bytes()),
+            signature: in_force.envelope.clone(),
         })
     }
 

@@ -284,3 +284,33 @@ async fn nothing_is_signed_for_an_action_that_is_not_its_digest_or_a_body_for_an
     let err = body_to_sign(&swapped, &b, me, &approve, countersign_broker::now()).unwrap_err();
     assert!(matches!(err, TeamClientError::Refused(_)), "{err}");
 }
+
+#[tokio::test]
+async fn nothing_is_signed_under_a_policy_the_pinned_leads_did_not_sign() {
+    let w = world(Some(TWO_APPROVERS), 300).await;
+    let client = join(&w, &eng()).await;
+    let (id, _) = w.submit("acl.change");
+    // The approver's pinned lead trust now names another lead (as if the server's policy had
+    // been signed by a key the approver never pinned).
+    std::fs::write(
+        w.dir.path().join("anchors.json"),
+        serde_json::to_vec(&seed_key(77).trusted_key("mallory", "lead")).unwrap(),
+    )
+    .unwrap();
+    let err = client
+        .decide(
+            &eng(),
+            &id,
+            &Decision {
+                verdict: Verdict::Approved,
+                reason: None,
+                shown_digest: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TeamClientError::Refused(_)), "{err}");
+    assert!(err.to_string().contains("does not verify"), "{err}");
+    let d = w.team.draft(&id).unwrap();
+    assert!(d.awaiting.is_none(), "nothing was uploaded");
+}
