@@ -1,10 +1,13 @@
-import { Fragment, useState } from "react";
+import { memo, useLayoutEffect, useMemo, useRef, useState } from "react";
 import type { DiffLine } from "../bindings/DiffLine";
 import type { TextDiff } from "../bindings/TextDiff";
-import { budgetHunks, foldContext, LINE_BUDGET, splitRows } from "../lib/diffview";
+import { diffRows, ROW_HEIGHT, rowWindow, VIRTUALISE_ABOVE, type DiffRow } from "../lib/diffview";
 import { SafeText } from "./SafeText";
 
 const GUTTER = { added: "+", removed: "-", context: " " } as const;
+
+/** Height of the diff's scroll box before it has been laid out (and in tests, which have no layout). */
+const FALLBACK_VIEWPORT = 600;
 
 function Segments({ line }: { line: DiffLine }) {
   return (
@@ -22,7 +25,7 @@ function Segments({ line }: { line: DiffLine }) {
   );
 }
 
-function Line({ line }: { line: DiffLine }) {
+const Line = memo(function Line({ line }: { line: DiffLine }) {
   return (
     <tr className={`diff-line diff-${line.tag}`} data-tag={line.tag}>
       <td className="diff-num diff-num-old">{line.old_line ?? ""}</td>
@@ -35,7 +38,7 @@ function Line({ line }: { line: DiffLine }) {
       </td>
     </tr>
   );
-}
+});
 
 /** One side of a side-by-side row; an empty cell where the other side has no counterpart. */
 function Half({ line, side }: { line: DiffLine | null; side: "old" | "new" }) {
@@ -54,71 +57,110 @@ function Half({ line, side }: { line: DiffLine | null; side: "old" | "new" }) {
   );
 }
 
+const SplitLine = memo(function SplitLine({ left, right }: { left: DiffLine | null; right: DiffLine | null }) {
+  return (
+    <tr className="diff-split-row" data-testid="diff-split-row">
+      <Half line={left} side="old" />
+      <Half line={right} side="new" />
+    </tr>
+  );
+});
+
 type Mode = "unified" | "split";
 
 /**
  * A text diff, unified (old and new line numbers, a `+`/`-` gutter so the change reads without
  * colour) or side by side (old left, new right, replacements across). Changed words are
- * emphasized. Long unchanged runs fold to a "n unchanged lines" row; a very long diff shows its
- * first hunks and says how many changed lines the rest holds, never hiding them silently.
+ * emphasized. Long unchanged runs fold to a "n unchanged lines" row.
+ *
+ * A diff of more than {@link VIRTUALISE_ABOVE} rows scrolls in a box of its own and keeps only
+ * the rows in view (plus a margin) in the DOM, every row {@link ROW_HEIGHT} pixels high with its
+ * line unwrapped (it scrolls sideways), so a 5 MiB payload shows at once and scrolls like a
+ * short one: nothing of the diff is cut, hidden or summarised. Smaller diffs render whole, their
+ * long lines wrapped.
  */
-export function TextDiffView({ diff, lineBudget = LINE_BUDGET }: { diff: TextDiff; lineBudget?: number }) {
+export const TextDiffView = memo(function TextDiffView({ diff }: { diff: TextDiff }) {
   const [mode, setMode] = useState<Mode>("unified");
   const [opened, setOpened] = useState<ReadonlySet<string>>(new Set());
-  const [all, setAll] = useState(false);
-  const budget = budgetHunks(diff.hunks, all ? Number.POSITIVE_INFINITY : lineBudget);
-  const hunks = diff.hunks.slice(0, budget.shown);
+  const rows = useMemo(() => diffRows(diff.hunks, mode, opened), [diff, mode, opened]);
+  const virtual = rows.length > VIRTUALISE_ABOVE;
+  const scroller = useRef<HTMLDivElement>(null);
+  const [scrollTop, setScrollTop] = useState(0);
+  const [viewport, setViewport] = useState(FALLBACK_VIEWPORT);
+  // The CSS fixes the height of a row; a font with other metrics still gets aligned spacers.
+  const [rowHeight, setRowHeight] = useState(ROW_HEIGHT);
   const cols = mode === "unified" ? 4 : 6;
 
-  const rowsOf = (lines: DiffLine[], key: string) =>
-    foldContext(lines, key).map((f, i) => {
-      if (f.type === "fold" && !opened.has(f.key)) {
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (!virtual || !el) return;
+    const measure = () => setViewport(el.clientHeight || FALLBACK_VIEWPORT);
+    measure();
+    if (typeof ResizeObserver === "undefined") return;
+    const ro = new ResizeObserver(measure);
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, [virtual]);
+
+  useLayoutEffect(() => {
+    if (!virtual) return;
+    const h = scroller.current?.querySelector("tr.diff-line, tr.diff-split-row")?.getBoundingClientRect().height ?? 0;
+    if (h > 0 && Math.abs(h - rowHeight) > 0.5) setRowHeight(h);
+  });
+
+  const [start, end] = virtual ? rowWindow(rows.length, rowHeight, scrollTop, viewport) : [0, rows.length];
+
+  const rowView = (r: DiffRow, i: number) => {
+    switch (r.type) {
+      case "header":
         return (
-          <tr key={f.key} className="diff-fold">
+          <tr key={i} className="diff-hunk-header">
+            <td colSpan={cols}>
+              <SafeText text={r.text} />
+            </td>
+          </tr>
+        );
+      case "fold":
+        return (
+          <tr key={i} className="diff-fold">
             <td colSpan={cols}>
               <button
                 type="button"
                 className="btn btn-ghost btn-small"
                 data-testid="diff-fold"
-                onClick={() => setOpened(new Set([...opened, f.key]))}
+                onClick={() => setOpened(new Set([...opened, r.key]))}
               >
-                ⋯ {f.lines.length} unchanged lines
+                ⋯ {r.count} unchanged lines
               </button>
             </td>
           </tr>
         );
-      }
-      const lines = f.type === "fold" ? f.lines : [f.line];
-      if (mode === "unified") return lines.map((l, k) => <Line key={`${i}.${k}`} line={l} />);
-      return (
-        <Fragment key={i}>
-          {splitRows(lines).map((r, k) => (
-            <tr key={k} className="diff-split-row" data-testid="diff-split-row">
-              <Half line={r.left} side="old" />
-              <Half line={r.right} side="new" />
-            </tr>
-          ))}
-        </Fragment>
-      );
-    });
-
-  // Side by side pairs removed/added runs, so a whole unfolded hunk is paired at once.
-  const hunkBody = (lines: DiffLine[], key: string) => {
-    if (mode === "unified") return rowsOf(lines, key);
-    const folded = foldContext(lines, key);
-    if (folded.every((f) => f.type === "line" || opened.has(f.key))) {
-      return splitRows(lines).map((r, k) => (
-        <tr key={k} className="diff-split-row" data-testid="diff-split-row">
-          <Half line={r.left} side="old" />
-          <Half line={r.right} side="new" />
-        </tr>
-      ));
+      case "line":
+        return <Line key={i} line={r.line} />;
+      case "split":
+        return <SplitLine key={i} left={r.left} right={r.right} />;
     }
-    return rowsOf(lines, key);
   };
 
+  const spacer = (key: string, n: number) =>
+    n > 0 && (
+      <tr key={key} className="diff-spacer" aria-hidden="true" style={{ height: n * rowHeight }}>
+        <td colSpan={cols} />
+      </tr>
+    );
+
+  const table = (
+    <table className={mode === "unified" ? "diff-table" : "diff-table diff-split"}>
+      <tbody>
+        {virtual && spacer("above", start)}
+        {rows.slice(start, end).map((r, k) => rowView(r, start + k))}
+        {virtual && spacer("below", rows.length - end)}
+      </tbody>
+    </table>
+  );
+
   return (
-    <div className="diff" data-testid="diff" data-mode={mode}>
+    <div className="diff" data-testid="diff" data-mode={mode} data-rows={rows.length} data-virtual={virtual || undefined}>
       <div className="diff-toolbar">
         <div className="diff-stats">
           <span className="diff-stat-added">+{diff.added}</span>{" "}
@@ -147,29 +189,20 @@ export function TextDiffView({ diff, lineBudget = LINE_BUDGET }: { diff: TextDif
       </div>
       {diff.hunks.length === 0 ? (
         <p className="empty">No changes: the new text equals the current text.</p>
+      ) : virtual ? (
+        <div
+          className="diff-scroll diff-virtual"
+          ref={scroller}
+          data-testid="diff-scroll"
+          tabIndex={0}
+          aria-label={`${rows.length} diff rows`}
+          onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}
+        >
+          {table}
+        </div>
       ) : (
-        <table className={mode === "unified" ? "diff-table" : "diff-table diff-split"}>
-          {hunks.map((h, hi) => (
-            <tbody key={hi}>
-              <tr className="diff-hunk-header">
-                <td colSpan={cols}>
-                  <SafeText text={h.header} />
-                </td>
-              </tr>
-              {hunkBody(h.lines, String(hi))}
-            </tbody>
-          ))}
-        </table>
-      )}
-      {budget.shown < diff.hunks.length && (
-        <p className="note warn diff-more">
-          {diff.hunks.length - budget.shown} more hunks ({budget.restLines} lines: +{budget.restAdded} −{budget.restRemoved})
-          are not shown yet.{" "}
-          <button type="button" className="btn btn-small" data-testid="diff-show-all" onClick={() => setAll(true)}>
-            Show all
-          </button>
-        </p>
+        table
       )}
     </div>
   );
-}
+});

@@ -11,87 +11,110 @@ export type SplitRow = { left: DiffLine | null; right: DiffLine | null };
  */
 export function splitRows(lines: readonly DiffLine[]): SplitRow[] {
   const rows: SplitRow[] = [];
-  let removed: DiffLine[] = [];
-  let added: DiffLine[] = [];
-  const flush = () => {
-    for (let i = 0; i < Math.max(removed.length, added.length); i++) {
-      rows.push({ left: removed[i] ?? null, right: added[i] ?? null });
+  pairLines(lines, (left, right) => rows.push({ left, right }));
+  return rows;
+}
+
+/** {@link splitRows} without the intermediate array: `emit` is called once per row, in order. */
+function pairLines(lines: readonly DiffLine[], emit: (left: DiffLine | null, right: DiffLine | null) => void) {
+  let i = 0;
+  while (i < lines.length) {
+    const l = lines[i]!;
+    if (l.tag === "context") {
+      emit(l, l);
+      i++;
+      continue;
     }
-    removed = [];
-    added = [];
-  };
-  for (const l of lines) {
-    if (l.tag === "removed") {
-      if (added.length > 0) flush();
-      removed.push(l);
-    } else if (l.tag === "added") {
-      added.push(l);
-    } else {
-      flush();
-      rows.push({ left: l, right: l });
+    const removed = i;
+    while (i < lines.length && lines[i]!.tag === "removed") i++;
+    const added = i;
+    while (i < lines.length && lines[i]!.tag === "added") i++;
+    const nRemoved = added - removed;
+    const nAdded = i - added;
+    for (let k = 0; k < Math.max(nRemoved, nAdded); k++) {
+      emit(k < nRemoved ? lines[removed + k]! : null, k < nAdded ? lines[added + k]! : null);
     }
   }
-  flush();
-  return rows;
 }
 
 /** Unchanged lines kept next to a change when a long unchanged run is folded. */
 export const FOLD_CONTEXT = 3;
 
-/** A hunk's lines with long unchanged runs folded: a line, or a fold of `count` lines. */
-export type Folded = { type: "line"; line: DiffLine } | { type: "fold"; key: string; lines: DiffLine[] };
+/** One row of the diff table: a hunk header, a line (unified), a pair (side by side) or a fold. */
+export type DiffRow =
+  | { type: "header"; text: string }
+  | { type: "line"; line: DiffLine }
+  | { type: "split"; left: DiffLine | null; right: DiffLine | null }
+  | { type: "fold"; key: string; count: number };
 
 /**
- * Folds every run of context lines longer than `2 × FOLD_CONTEXT + 1` down to `FOLD_CONTEXT`
- * lines on each side of the changes (the whole run at a hunk's edge keeps only the side next to
- * a change). Changed lines are never folded.
+ * The runs of a hunk's context lines that fold, as `[start, end)` line indexes: every run longer
+ * than `2 × FOLD_CONTEXT + 1` keeps `FOLD_CONTEXT` lines on each side of the changes (a run at a
+ * hunk's edge keeps only the side next to a change). Changed lines never fold. `key` names the
+ * fold (`<keyPrefix>:<index of the run's first line>`) so that it stays open once opened.
  */
-export function foldContext(lines: readonly DiffLine[], keyPrefix: string): Folded[] {
-  const out: Folded[] = [];
+export function foldRanges(lines: readonly DiffLine[], keyPrefix: string): { key: string; start: number; end: number }[] {
+  const out: { key: string; start: number; end: number }[] = [];
   let i = 0;
   while (i < lines.length) {
     if (lines[i]!.tag !== "context") {
-      out.push({ type: "line", line: lines[i]! });
       i++;
       continue;
     }
     let j = i;
     while (j < lines.length && lines[j]!.tag === "context") j++;
-    const run = lines.slice(i, j);
     const keepBefore = i === 0 ? 0 : FOLD_CONTEXT;
     const keepAfter = j === lines.length ? 0 : FOLD_CONTEXT;
-    if (run.length > keepBefore + keepAfter + 1) {
-      for (const l of run.slice(0, keepBefore)) out.push({ type: "line", line: l });
-      out.push({ type: "fold", key: `${keyPrefix}:${i}`, lines: run.slice(keepBefore, run.length - keepAfter) });
-      for (const l of run.slice(run.length - keepAfter)) out.push({ type: "line", line: l });
-    } else {
-      for (const l of run) out.push({ type: "line", line: l });
-    }
+    if (j - i > keepBefore + keepAfter + 1) out.push({ key: `${keyPrefix}:${i}`, start: i + keepBefore, end: j - keepAfter });
     i = j;
   }
   return out;
 }
 
-/** Lines shown before "show more" when a diff is very long (keeps a 5 MiB payload responsive). */
-export const LINE_BUDGET = 2000;
-
-/** How many hunks fit in `budget` lines (at least one), and what the rest hold. */
-export function budgetHunks(hunks: readonly Hunk[], budget: number): { shown: number; restLines: number; restAdded: number; restRemoved: number } {
-  let used = 0;
-  let shown = 0;
-  while (shown < hunks.length && (shown === 0 || used + hunks[shown]!.lines.length <= budget)) {
-    used += hunks[shown]!.lines.length;
-    shown++;
-  }
-  let restLines = 0;
-  let restAdded = 0;
-  let restRemoved = 0;
-  for (const h of hunks.slice(shown)) {
-    restLines += h.lines.length;
-    for (const l of h.lines) {
-      if (l.tag === "added") restAdded++;
-      else if (l.tag === "removed") restRemoved++;
+/**
+ * The rows of a whole diff, in order: each hunk's header, then its lines with the folds not in
+ * `opened` as one row each. Side by side (`split`), a hunk with no closed fold pairs its removed
+ * and added runs ({@link splitRows}); with a closed fold each line keeps its own row (context on
+ * both sides). Rows only point at the diff's lines: no text is copied or parsed here, so the
+ * rows of a 100,000-line diff are built in milliseconds and only the ones in view are rendered.
+ */
+export function diffRows(hunks: readonly Hunk[], mode: "unified" | "split", opened: ReadonlySet<string>): DiffRow[] {
+  const rows: DiffRow[] = [];
+  const one = (l: DiffLine): DiffRow =>
+    mode === "unified"
+      ? { type: "line", line: l }
+      : { type: "split", left: l.tag === "added" ? null : l, right: l.tag === "removed" ? null : l };
+  hunks.forEach((h, hi) => {
+    rows.push({ type: "header", text: h.header });
+    const folds = foldRanges(h.lines, String(hi));
+    if (mode === "split" && folds.every((f) => opened.has(f.key))) {
+      pairLines(h.lines, (left, right) => rows.push({ type: "split", left, right }));
+      return;
     }
-  }
-  return { shown, restLines, restAdded, restRemoved };
+    let at = 0;
+    for (const f of folds) {
+      for (; at < f.start; at++) rows.push(one(h.lines[at]!));
+      if (opened.has(f.key)) for (; at < f.end; at++) rows.push(one(h.lines[at]!));
+      else rows.push({ type: "fold", key: f.key, count: f.end - f.start });
+      at = f.end;
+    }
+    for (; at < h.lines.length; at++) rows.push(one(h.lines[at]!));
+  });
+  return rows;
+}
+
+/** Height of every row of a virtualised diff, in pixels (`.diff-virtual` in app.css). */
+export const ROW_HEIGHT = 18;
+
+/** Diffs with more rows than this render only the rows in view (and lines no longer wrap). */
+export const VIRTUALISE_ABOVE = 1000;
+
+/**
+ * Indexes `[start, end)` of the rows of height `rowHeight` visible in `[scrollTop, scrollTop +
+ * height)`, plus `overscan` rows each side, within `[0, count)`.
+ */
+export function rowWindow(count: number, rowHeight: number, scrollTop: number, height: number, overscan = 20): [number, number] {
+  const first = Math.floor(Math.max(0, scrollTop) / rowHeight);
+  const last = Math.ceil((Math.max(0, scrollTop) + height) / rowHeight);
+  return [Math.max(0, Math.min(count, first - overscan)), Math.min(count, last + overscan)];
 }
