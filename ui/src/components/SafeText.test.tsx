@@ -1,6 +1,7 @@
 import { render } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import { classify, countHidden, splitHidden } from "../lib/hidden";
+import { classify, countHidden, countHiddenIn, splitHidden } from "../lib/hidden";
+import { isMixedScript, scriptsIn } from "../lib/lookalike";
 import { SafeText } from "./SafeText";
 
 function badges(container: HTMLElement) {
@@ -95,6 +96,21 @@ describe("hidden-character classification (mirrors countersign-core text.rs)", (
     ]);
   });
 
+  it("finds, with its regex scan, exactly the code points classify() reports, over the whole range", () => {
+    const missed: string[] = [];
+    for (let cp = 0; cp <= 0x10ffff; cp++) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue; // surrogates are not code points of a string
+      const ch = String.fromCodePoint(cp);
+      const kind = classify(cp);
+      const counted = countHiddenIn(ch);
+      const split = splitHidden(ch);
+      if (counted.total !== (kind ? 1 : 0) || (kind !== null) !== (split[0]?.type === "hidden")) {
+        missed.push(cp.toString(16));
+      }
+    }
+    expect(missed, "the scan and the classification must agree, or a hidden character goes unbadged").toEqual([]);
+  });
+
   it("counts hidden characters in strings and keys of nested JSON", () => {
     const c = countHidden({ summary: "a\u202Eb", payload: { ["k\u200B"]: ["\u001B[31m", 3, null] } });
     expect(c).toEqual({ bidi: 1, invisible: 1, control: 1, total: 3 });
@@ -137,6 +153,13 @@ describe("SafeText: lookalikes and terminal escapes", () => {
     expect(ansi.length).toBeGreaterThanOrEqual(1);
     expect(ansi[0]!.textContent).toBe(label);
     expect(ansi[0]!.dataset.codepoint).toBe("U+001B");
+  });
+
+  it("decides a mixed-script word as the letter-by-letter check does", () => {
+    for (const word of ["p\u0430ypal", "g\u03BFogle", "\u043F\u0440o\u0434", "paypal", "\u043F\u0440\u0438", "\u03C0", "caf\u00E9", "x1\u0391"]) {
+      const s = scriptsIn(word);
+      expect(isMixedScript(word), word).toBe(s.includes("Latin") && (s.includes("Cyrillic") || s.includes("Greek")));
+    }
   });
 
   it("still shows a lone ESC as a control badge", () => {

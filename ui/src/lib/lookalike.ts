@@ -33,10 +33,12 @@ export function scriptsIn(word: string): Script[] {
   return seen;
 }
 
+/** A Cyrillic or Greek letter: without one, no word of a text can mix scripts. */
+const FOREIGN = /[\p{Script=Cyrillic}\p{Script=Greek}]/u;
+
 /** A word mixes Latin with Cyrillic or Greek. */
 export function isMixedScript(word: string): boolean {
-  const s = scriptsIn(word);
-  return s.includes("Latin") && (s.includes("Cyrillic") || s.includes("Greek"));
+  return FOREIGN.test(word) && SCRIPT_RE.Latin.test(word);
 }
 
 /** Letters, combining marks and digits: what a word is made of for this check. */
@@ -47,6 +49,8 @@ export type WordPart = { type: "text"; text: string } | { type: "mixed"; word: s
 
 /** Splits `text` so that every mixed-script word is its own part. */
 export function splitMixedScript(text: string): WordPart[] {
+  // Most text (code, English) has no Cyrillic or Greek letter at all: one scan decides.
+  if (!FOREIGN.test(text)) return text ? [{ type: "text", text }] : [];
   const parts: WordPart[] = [];
   let last = 0;
   for (const m of text.matchAll(WORD)) {
