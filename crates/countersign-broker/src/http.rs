@@ -537,7 +537,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
         (status = 429, description = "The agent is over its rate limit or its cap of pending drafts, or too many requests came without a valid token", body = ApiError),
         (status = 500, description = "Countersign could not complete it; nothing was approved", body = ApiError),
         (status = 409, description = "Conflict", body = ApiError),
-        (status = 413, description = "Body over the size limit", body = ApiError),
+        (status = 413, description = "Body over the size limit (8 MiB by default)", body = ApiError),
         (status = 415, description = "`Content-Type` is not `application/json`", body = ApiError),
     ))]
 pub(crate) async fn submit(

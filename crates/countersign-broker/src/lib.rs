@@ -33,7 +33,7 @@ pub use usecases::cosign::{export_cosign_request, review_cosign_request, sign_co
 pub use usecases::team::{Member, Team, TeamFiles, TeamStartError, CLAIM_TTL_S};
 pub use usecases::{
     register_agent, Broker, BrokerConfig, BrokerError, DecisionInput, LogNotifier, Notifier,
-    PendingNotice, Signer, MAX_BATCH,
+    PendingNotice, Signer, MAX_BATCH, MAX_BODY_BYTES,
 };
 
 /// Now, in Unix seconds.

@@ -36,10 +36,15 @@ pub const STORE_RECHECK: Duration = Duration::from_secs(1);
 /// Longest rejection reason, in characters.
 pub const MAX_REASON_CHARS: usize = 2000;
 
+/// Largest `POST /v1/actions` body, in bytes, by default: 8 MiB, so that a `file.write` of
+/// 5 MiB (issue #5: large payloads reviewed in the window) fits with room for JSON escaping or
+/// a `before` of a few MiB. A bigger body is refused with 413 before it is read past the limit.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
 /// Tunables.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
-    /// Largest request body, in bytes (default 1 MiB).
+    /// Largest request body, in bytes (default [`MAX_BODY_BYTES`], 8 MiB).
     pub max_body_bytes: usize,
     /// Most pending drafts one agent may have at once (default 100).
     pub max_pending_per_agent: u32,
@@ -67,7 +72,7 @@ pub struct BrokerConfig {
 impl Default for BrokerConfig {
     fn default() -> Self {
         BrokerConfig {
-            max_body_bytes: 1024 * 1024,
+            max_body_bytes: MAX_BODY_BYTES,
             max_pending_per_agent: 100,
             expiry_tick: Duration::from_secs(1),
             webhook_attempts: 5,

@@ -48,8 +48,10 @@ use crate::risk::Risk;
 pub const REQUEST_TYPE: &str = "countersign.cosign-request";
 /// `type` of a co-sign response file.
 pub const RESPONSE_TYPE: &str = "countersign.cosign-response";
-/// Largest co-sign file read, in bytes (the agent API's body limit, plus room for signatures).
-pub const MAX_FILE_BYTES: usize = 2 * 1024 * 1024;
+/// Largest co-sign file read, in bytes: 24 MiB. A request holds its action twice, as JSON and
+/// base64-encoded in the envelope's signed body (4/3 of its size); the agent API accepts drafts
+/// of up to 8 MiB (`countersign_broker::MAX_BODY_BYTES`), so about 19 MiB, plus signatures.
+pub const MAX_FILE_BYTES: usize = 24 * 1024 * 1024;
 
 /// The signers a decision still needs, as the originating app's policy asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -29,8 +29,10 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time allowed for a request beyond the long-poll `wait` it asks for (or for a plain request).
 pub const REQUEST_MARGIN: Duration = Duration::from_secs(15);
 
-/// Largest response body the client reads, in bytes (an envelope with its action is far below).
-pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+/// Largest response body the client reads, in bytes: 16 MiB. A decision's envelope carries the
+/// whole action base64-encoded (4/3 of its size), and the broker accepts drafts of up to 8 MiB
+/// (`countersign_broker::MAX_BODY_BYTES`): about 11 MiB, with room to spare.
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Shortest interval between two long-polls, so a broker that answers 202 at once (ignoring
 /// `wait`) is not polled in a tight loop.

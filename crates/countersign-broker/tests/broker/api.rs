@@ -1,6 +1,7 @@
 //! The agent API's contract: status codes, `{code, message}` errors, and the absence of any
 //! approve route.
 
+use countersign_broker::MAX_BODY_BYTES;
 use countersign_core::api::{ApiError, ErrorCode, Status};
 use reqwest::StatusCode;
 
@@ -86,13 +87,84 @@ async fn a_wrong_or_missing_token_is_401() {
 }
 
 #[tokio::test]
-async fn bodies_over_one_mebibyte_are_413() {
+async fn bodies_over_the_eight_mebibyte_limit_are_413() {
     let f = start().await;
     let mut d = draft_json("shell.exec");
-    d["payload"]["argv"] = serde_json::json!(["echo", "x".repeat(1024 * 1024)]);
+    d["payload"]["argv"] = serde_json::json!(["echo", "x".repeat(MAX_BODY_BYTES)]);
     let (status, err) = post_raw(&f, serde_json::to_vec(&d).unwrap()).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(err.code, ErrorCode::PayloadTooLarge);
+    assert!(
+        err.message.contains(&MAX_BODY_BYTES.to_string()),
+        "the message names the limit: {}",
+        err.message
+    );
+    assert_eq!(MAX_BODY_BYTES, 8 * 1024 * 1024, "the documented limit");
+}
+
+/// 100,000 lines of about 52 bytes: a 5 MiB file.
+fn five_mebibyte_file() -> String {
+    (0..100_000)
+        .map(|i| {
+            format!(
+                "let value_{i:08} = compute(input, {}, \"the label\");\n",
+                i % 97
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_five_mebibyte_file_write_is_committed_scored_reviewed_and_its_decision_delivered() {
+    let f = start().await;
+    let content = five_mebibyte_file();
+    assert!(content.len() >= 5 * 1024 * 1024, "fixture: 5 MiB");
+    let draft = countersign_core::Draft::from_value(serde_json::json!({
+        "kind": "file.write", "target": "file:///srv/app/generated.rs", "summary": "regenerate",
+        "payload": {"path": "/srv/app/generated.rs", "content": content},
+    }))
+    .unwrap();
+    let s = f
+        .client()
+        .submit(&draft)
+        .await
+        .expect("a 5 MiB file.write fits under the body limit");
+    assert_eq!(s.status, Status::Pending);
+
+    let detail = f.broker.detail(&s.id).unwrap();
+    let countersign_core::review::Change::Text { diff, .. } = &detail.review.change else {
+        panic!(
+            "a file.write is reviewed as a text diff: {:?}",
+            detail.review.change
+        );
+    };
+    assert_eq!(
+        (diff.added, diff.removed),
+        (100_000, 0),
+        "every line of the new file is in the diff"
+    );
+
+    f.broker
+        .decide(
+            &s.id,
+            &s.action_digest,
+            countersign_broker::DecisionInput::Approve,
+        )
+        .unwrap();
+    let envelope = f
+        .client()
+        .decision(&s.id, 0)
+        .await
+        .expect("the agent's client reads an envelope carrying the whole 5 MiB action")
+        .envelope
+        .expect("decided drafts carry their envelope");
+    let body = countersign_core::decision::verify_decision_signature(&envelope, &f.trusted)
+        .expect("the envelope verifies");
+    assert_eq!(
+        body.action.payload["content"].as_str().map(str::len),
+        Some(content.len()),
+        "the signed action carries the whole content"
+    );
 }
 
 #[tokio::test]

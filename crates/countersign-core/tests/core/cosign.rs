@@ -40,6 +40,33 @@ fn parse(v: &Value) -> Result<CosignRequest, CosignError> {
 }
 
 #[test]
+fn a_request_for_a_five_mebibyte_file_write_fits_in_a_file_and_round_trips() {
+    let mut body = body();
+    body.action = countersign_core::Draft::from_value(serde_json::json!({
+        "kind": "file.write", "target": "file:///srv/big.txt", "summary": "regenerate",
+        "payload": {"path": "/srv/big.txt", "content": "0123456789abcdef\n".repeat(5 * 65_536)},
+    }))
+    .unwrap()
+    .action();
+    body.action_digest = countersign_core::digest::action_digest(&body.action).to_string();
+    let r = CosignRequest {
+        action: body.action.clone(),
+        action_digest: body.action_digest.clone(),
+        envelope: body.sign(&key(1)),
+        ..request()
+    };
+    let bytes = serde_json::to_vec(&r).unwrap();
+    assert!(bytes.len() > 5 * 1024 * 1024, "fixture: over 5 MiB");
+    let parsed = CosignRequest::parse(&bytes)
+        .expect("a draft the agent API accepts can be co-signed by file");
+    assert_eq!(
+        parsed.check().unwrap(),
+        body,
+        "the same decision comes back"
+    );
+}
+
+#[test]
 fn a_request_round_trips_and_its_co_signature_covers_the_same_body_bytes() {
     let r = parse(&json(&request())).unwrap();
     assert_eq!(r.check().unwrap(), body());
