@@ -1,14 +1,31 @@
 //! Diffs the reviewer sees: line diffs with word-level highlights (via `similar`), and the
 //! principal diff of an access change.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
 use serde::{Deserialize, Serialize};
-use similar::{ChangeTag, TextDiff as SimilarDiff};
+use similar::{ChangeTag, DiffTag, DiffableStr, TextDiff as SimilarDiff};
 use ts_rs::TS;
 
 use crate::action::Grant;
 
 /// Lines of unchanged context kept around each change.
 pub const CONTEXT_LINES: usize = 3;
+
+/// Longest the line diff may search for a minimal diff; past it the rest of the texts is
+/// diffed coarsely (still a correct diff: every line is shown, only less aligned).
+pub const LINE_DIFF_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A replacement with more lines than this on either side is shown without word-level
+/// highlights: a word diff across thousands of lines costs seconds and highlights noise.
+pub const INLINE_MAX_LINES: usize = 500;
+
+/// Time budget of all word-level highlights of one diff, counted from the end of the line diff
+/// (issue #5: a 5 MiB diff must show in under 500 ms). Replacements reached after it are shown
+/// without highlights; every line is still shown.
+pub const INLINE_BUDGET: Duration = Duration::from_millis(200);
 
 /// A line's role in a diff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -70,16 +87,19 @@ pub struct TextDiff {
 }
 
 impl TextDiff {
-    /// Diffs `old` against `new` line by line (Myers), with word-level emphasis inside changed
-    /// lines and [`CONTEXT_LINES`] of context.
+    /// Diffs `old` against `new` line by line (Myers over the lines found in both texts, at
+    /// most [`LINE_DIFF_TIMEOUT`]; see [`line_ops`]), with word-level emphasis inside changed
+    /// lines (replacements of up to [`INLINE_MAX_LINES`] lines, within [`INLINE_BUDGET`]) and
+    /// [`CONTEXT_LINES`] of context.
     pub fn compute(old: &str, new: &str) -> TextDiff {
-        let diff = SimilarDiff::configure()
-            .algorithm(similar::Algorithm::Myers)
-            .timeout(std::time::Duration::from_secs(2))
-            .diff_lines(old, new);
+        // Lines with their endings; `similar` also ends a line at a lone `\r`.
+        let old_lines = old.tokenize_lines();
+        let new_lines = new.tokenize_lines();
+        let ops = line_ops(&old_lines, &new_lines, Instant::now() + LINE_DIFF_TIMEOUT);
+        let inline_deadline = Instant::now() + INLINE_BUDGET;
         let mut hunks = Vec::new();
         let (mut added, mut removed) = (0u32, 0u32);
-        for group in diff.grouped_ops(CONTEXT_LINES) {
+        for group in similar::group_diff_ops(ops, CONTEXT_LINES) {
             let (Some(first), Some(last)) = (group.first(), group.last()) else {
                 continue;
             };
@@ -91,9 +111,12 @@ impl TextDiff {
                 range_text(&new_range)
             );
             let mut lines = Vec::new();
-            for op in &group {
-                for change in diff.iter_inline_changes(op) {
-                    let tag = match change.tag() {
+            let mut push =
+                |tag: ChangeTag,
+                 old_index: Option<usize>,
+                 new_index: Option<usize>,
+                 parts: &mut dyn Iterator<Item = (bool, Cow<'_, str>)>| {
+                    let tag = match tag {
                         ChangeTag::Equal => LineTag::Context,
                         ChangeTag::Insert => {
                             added += 1;
@@ -105,24 +128,59 @@ impl TextDiff {
                         }
                     };
                     let mut segments: Vec<Segment> = Vec::new();
-                    for (emphasized, text) in change.iter_strings_lossy() {
-                        let text = text.trim_end_matches(['\n', '\r']).to_string();
+                    for (emphasized, text) in parts {
+                        let text = text.trim_end_matches(['\n', '\r']);
                         if text.is_empty() {
                             continue;
                         }
                         match segments.last_mut() {
-                            Some(prev) if prev.emphasized == emphasized => {
-                                prev.text.push_str(&text)
-                            }
-                            _ => segments.push(Segment { text, emphasized }),
+                            Some(prev) if prev.emphasized == emphasized => prev.text.push_str(text),
+                            _ => segments.push(Segment {
+                                text: text.to_string(),
+                                emphasized,
+                            }),
                         }
                     }
                     lines.push(DiffLine {
                         tag,
-                        old_line: change.old_index().map(|i| i as u32 + 1),
-                        new_line: change.new_index().map(|i| i as u32 + 1),
+                        old_line: old_index.map(|i| i as u32 + 1),
+                        new_line: new_index.map(|i| i as u32 + 1),
                         segments,
                     });
+                };
+            for op in &group {
+                let (tag, old_at, new_at) = op.as_tag_tuple();
+                let highlight = tag == DiffTag::Replace
+                    && old_at.len() <= INLINE_MAX_LINES
+                    && new_at.len() <= INLINE_MAX_LINES
+                    && Instant::now() < inline_deadline;
+                if highlight {
+                    // The replaced lines alone, diffed again to get at `similar`'s word diff.
+                    let part = SimilarDiff::configure()
+                        .algorithm(similar::Algorithm::Myers)
+                        .deadline(inline_deadline)
+                        .diff_slices(&old_lines[old_at.clone()], &new_lines[new_at.clone()]);
+                    for part_op in part.ops() {
+                        for change in
+                            part.iter_inline_changes_deadline(part_op, Some(inline_deadline))
+                        {
+                            push(
+                                change.tag(),
+                                change.old_index().map(|i| i + old_at.start),
+                                change.new_index().map(|i| i + new_at.start),
+                                &mut change.iter_strings_lossy(),
+                            );
+                        }
+                    }
+                } else {
+                    for change in op.iter_changes(&old_lines, &new_lines) {
+                        push(
+                            change.tag(),
+                            change.old_index(),
+                            change.new_index(),
+                            &mut std::iter::once((false, change.to_string_lossy())),
+                        );
+                    }
                 }
             }
             hunks.push(Hunk { header, lines });
@@ -163,6 +221,110 @@ impl TextDiff {
         }
         out
     }
+}
+
+/// The line operations turning `old` into `new` (lines with their endings, as `similar` splits
+/// them): Myers (Myers 1986, "An O(ND) difference algorithm") over only the lines that occur in
+/// both texts, then every other line deleted or inserted where it stands. A line absent from
+/// the other text can never be part of their longest common subsequence, so leaving it out
+/// keeps the diff minimal, while a rewrite no longer costs Myers its O(N·D) search (GNU diff and
+/// git's xdiff discard such lines the same way). Lines are compared as small integers. Past
+/// `deadline` the search ends with a coarser, still correct, diff.
+fn line_ops<'a>(old: &[&'a str], new: &[&'a str], deadline: Instant) -> Vec<similar::DiffOp> {
+    use similar::DiffOp;
+    // Each distinct line gets an id; `sides[id]` says on which sides it occurs (bit 0 old, bit 1 new).
+    let mut ids: HashMap<&'a str, u32> = HashMap::with_capacity(old.len() + new.len());
+    let mut sides: Vec<u8> = Vec::new();
+    let mut id_of = |line: &'a str, side: u8| {
+        let next = ids.len() as u32;
+        let id = *ids.entry(line).or_insert(next);
+        if id == next {
+            sides.push(0);
+        }
+        sides[id as usize] |= side;
+        id
+    };
+    let old_ids: Vec<u32> = old.iter().map(|&l| id_of(l, 1)).collect();
+    let new_ids: Vec<u32> = new.iter().map(|&l| id_of(l, 2)).collect();
+    let shared = |ids: &[u32]| -> Vec<usize> {
+        (0..ids.len())
+            .filter(|&i| sides[ids[i] as usize] == 3)
+            .collect()
+    };
+    let (old_kept, new_kept) = (shared(&old_ids), shared(&new_ids));
+    let old_f: Vec<u32> = old_kept.iter().map(|&i| old_ids[i]).collect();
+    let new_f: Vec<u32> = new_kept.iter().map(|&i| new_ids[i]).collect();
+    let matched = similar::capture_diff_slices_deadline(
+        similar::Algorithm::Myers,
+        &old_f,
+        &new_f,
+        Some(deadline),
+    );
+
+    let mut out = Vec::new();
+    let change =
+        |out: &mut Vec<DiffOp>, o: std::ops::Range<usize>, n: std::ops::Range<usize>| match (
+            o.is_empty(),
+            n.is_empty(),
+        ) {
+            (true, true) => {}
+            (false, true) => out.push(DiffOp::Delete {
+                old_index: o.start,
+                old_len: o.len(),
+                new_index: n.start,
+            }),
+            (true, false) => out.push(DiffOp::Insert {
+                old_index: o.start,
+                new_index: n.start,
+                new_len: n.len(),
+            }),
+            (false, false) => out.push(DiffOp::Replace {
+                old_index: o.start,
+                old_len: o.len(),
+                new_index: n.start,
+                new_len: n.len(),
+            }),
+        };
+    let (mut o, mut n) = (0, 0);
+    for op in matched {
+        let DiffOp::Equal {
+            old_index,
+            new_index,
+            len,
+        } = op
+        else {
+            continue;
+        };
+        // Matched lines in the original texts, split where discarded lines sit between them.
+        let mut k = 0;
+        while k < len {
+            let (po, pn) = (old_kept[old_index + k], new_kept[new_index + k]);
+            let mut run = 1;
+            while k + run < len
+                && old_kept[old_index + k + run] == po + run
+                && new_kept[new_index + k + run] == pn + run
+            {
+                run += 1;
+            }
+            change(&mut out, o..po, n..pn);
+            match out.last_mut() {
+                Some(DiffOp::Equal {
+                    old_index,
+                    new_index,
+                    len,
+                }) if *old_index + *len == po && *new_index + *len == pn => *len += run,
+                _ => out.push(DiffOp::Equal {
+                    old_index: po,
+                    new_index: pn,
+                    len: run,
+                }),
+            }
+            (o, n) = (po + run, pn + run);
+            k += run;
+        }
+    }
+    change(&mut out, o..old.len(), n..new.len());
+    out
 }
 
 fn range_text(r: &std::ops::Range<usize>) -> String {

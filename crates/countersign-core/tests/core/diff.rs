@@ -98,3 +98,47 @@ fn a_tool_calls_read_only_claim_is_shown_as_the_servers_claim() {
         );
     }
 }
+
+/// Texts of up to 40 lines drawn from a few distinct lines, so that they share many.
+fn text_of_few_lines() -> impl proptest::strategy::Strategy<Value = String> {
+    proptest::collection::vec(
+        proptest::sample::select(vec!["a", "b", "c", "d", "x y", "", "a\r"]),
+        0..40,
+    )
+    .prop_map(|lines| lines.iter().map(|l| format!("{l}\n")).collect())
+}
+
+use proptest::strategy::Strategy as _;
+
+proptest::proptest! {
+    /// The line diff leaves out the lines found on one side only before Myers runs (diff.rs
+    /// `line_ops`); that must neither lose minimality nor misplace a line.
+    #[test]
+    fn the_diff_is_as_small_as_myers_and_every_line_is_where_it_says(
+        old in text_of_few_lines(),
+        new in text_of_few_lines(),
+    ) {
+        let diff = TextDiff::compute(&old, &new);
+        let reference = similar::TextDiff::from_lines(&old, &new);
+        let changed = reference
+            .iter_all_changes()
+            .filter(|c| c.tag() != similar::ChangeTag::Equal)
+            .count();
+        proptest::prop_assert_eq!(
+            (diff.added + diff.removed) as usize,
+            changed,
+            "as few added and removed lines as similar's own Myers diff"
+        );
+        let old_lines: Vec<&str> = old.lines().collect();
+        let new_lines: Vec<&str> = new.lines().collect();
+        for line in diff.hunks.iter().flat_map(|h| &h.lines) {
+            let text: String = line.segments.iter().map(|s| s.text.as_str()).collect();
+            if let Some(n) = line.old_line {
+                proptest::prop_assert_eq!(old_lines[n as usize - 1].trim_end_matches('\r'), text.as_str());
+            }
+            if let Some(n) = line.new_line {
+                proptest::prop_assert_eq!(new_lines[n as usize - 1].trim_end_matches('\r'), text.as_str());
+            }
+        }
+    }
+}
