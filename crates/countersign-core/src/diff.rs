@@ -46,7 +46,10 @@ pub enum LineTag {
 pub struct Segment {
     /// The text, without the line ending.
     pub text: String,
-    /// Part of the change within the line.
+    /// Part of the change within the line. Left out of the JSON when false (most segments): a
+    /// 5 MiB diff has 100,000 lines, and its JSON crosses IPC and is parsed on the UI thread.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[ts(as = "Option<bool>", optional)]
     pub emphasized: bool,
 }
 
@@ -56,9 +59,13 @@ pub struct Segment {
 pub struct DiffLine {
     /// Context, added or removed.
     pub tag: LineTag,
-    /// 1-based line number in the old text.
+    /// 1-based line number in the old text; absent (left out of the JSON) for an added line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional = nullable)]
     pub old_line: Option<u32>,
-    /// 1-based line number in the new text.
+    /// 1-based line number in the new text; absent (left out of the JSON) for a removed line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional = nullable)]
     pub new_line: Option<u32>,
     /// The line's text in segments.
     pub segments: Vec<Segment>,

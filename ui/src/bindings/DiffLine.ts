@@ -11,13 +11,13 @@ export type DiffLine = {
  */
 tag: LineTag, 
 /**
- * 1-based line number in the old text.
+ * 1-based line number in the old text; absent (left out of the JSON) for an added line.
  */
-old_line: number | null, 
+old_line?: number | null, 
 /**
- * 1-based line number in the new text.
+ * 1-based line number in the new text; absent (left out of the JSON) for a removed line.
  */
-new_line: number | null, 
+new_line?: number | null, 
 /**
  * The line's text in segments.
  */

@@ -142,3 +142,22 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_diff_line_leaves_out_what_it_does_not_have_and_reads_back_the_same() {
+    let diff = TextDiff::compute("a\nold words\n", "a\nnew words\n");
+    let json = serde_json::to_value(&diff).unwrap();
+    let added = &json["hunks"][0]["lines"][2];
+    assert_eq!(added["tag"], "added");
+    assert!(
+        added.get("old_line").is_none(),
+        "an added line has no old line number, and says nothing about it: {added}"
+    );
+    assert_eq!(
+        added["segments"],
+        serde_json::json!([{"text": "new", "emphasized": true}, {"text": " words"}]),
+        "only emphasized segments carry the flag"
+    );
+    let back: TextDiff = serde_json::from_value(json).unwrap();
+    assert_eq!(back, diff, "absent fields read back as None and false");
+}
