@@ -160,9 +160,9 @@ export function apiGet(pathname, token) {
 
 /**
  * POST JSON on the agent API (node:http, see {@link apiGet}). Resolves {status, body}. `agent`:
- * an http.Agent (keep-alive, for many requests).
+ * an http.Agent (keep-alive, for many requests); `timeout`: ms of socket inactivity allowed.
  */
-export function apiPost(pathname, token, json, { agent } = {}) {
+export function apiPost(pathname, token, json, { agent, timeout = 5_000 } = {}) {
   const data = Buffer.from(JSON.stringify(json));
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -175,7 +175,7 @@ export function apiPost(pathname, token, json, { agent } = {}) {
           "content-type": "application/json",
           "content-length": data.length,
         },
-        timeout: 5_000,
+        timeout,
       },
       (res) => {
         let body = "";
