@@ -7,7 +7,9 @@
 # time until the diff is painted), when the app and the CLI are built.
 #
 # Usage: bash scripts/bench-desk.sh   (COUNTERSIGN_BENCH_SUBMISSIONS / _DECISIONS scale part 1;
-#        BENCH_PROFILE=debug|release picks the built app for the real window, default debug)
+#        BENCH_PROFILE=debug|release picks the built app for the real window, default debug; a
+#        release app can be driven only when built with debug assertions in its crate:
+#        cargo build --release --config 'profile.release.package.countersign-app.debug-assertions=true' -p countersign-app)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 printf '\033[1m==> agent API, decision delivery, submission → notification\033[0m\n' >&2
