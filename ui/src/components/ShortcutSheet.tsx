@@ -1,6 +1,7 @@
 import { useEffect, useId, useRef } from "react";
 
-/** Every key the review desk answers to; the same list the app's key handler implements. */
+/** Every key the review desk answers to; the same list the app's key handlers implement (the
+ * queue's, and the Team tab's for `c`). */
 export const SHORTCUTS: readonly [string, string][] = [
   ["j / k", "next / previous draft in the queue"],
   ["Enter", "open the draft under the cursor"],
@@ -11,6 +12,7 @@ export const SHORTCUTS: readonly [string, string][] = [
   ["A", "approve the selected low-risk drafts: shows their count and targets first"],
   ["/", "search the queue (Esc clears)"],
   ["p", "the policy in force: bands, domains, overrides (a lead edits it there; Esc closes)"],
+  ["c", "Team tab: claim the open team draft (\"in review\" by you for the others; j/k, Enter, a, r work there too)"],
   ["?", "this sheet (Esc closes)"],
 ];
 
