@@ -430,6 +430,33 @@ fn too_many_failures(l: Limited) -> HttpError {
     )
 }
 
+/// Refuses a body whose `Content-Type` is not `application/json` (a CSRF form post, a typo).
+pub(crate) fn require_json(headers: &HeaderMap) -> Result<(), HttpError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    if media.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(HttpError::new(
+            ErrorCode::UnsupportedMediaType,
+            format!("Content-Type must be application/json, got `{content_type}`"),
+        ))
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header, if any (trimmed, non-empty).
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
 /// The agent a request's bearer token names, after the unauthenticated-request limits (for a
 /// token not seen to authenticate before) and the agent's own rate limit.
 async fn authenticate(
@@ -437,12 +464,7 @@ async fn authenticate(
     source: &Source,
     headers: &HeaderMap,
 ) -> Result<AgentRow, HttpError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
+    let token = bearer_token(headers);
     let limits = &api.unauthenticated;
     let Some(token) = token else {
         limits
@@ -547,18 +569,7 @@ pub(crate) async fn submit(
 ) -> Result<Response, HttpError> {
     let (parts, body) = req.into_parts();
     let agent = authenticate(&api, &source, &parts.headers).await?;
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let media = content_type.split(';').next().unwrap_or("").trim();
-    if !media.eq_ignore_ascii_case("application/json") {
-        return Err(HttpError::new(
-            ErrorCode::UnsupportedMediaType,
-            format!("Content-Type must be application/json, got `{content_type}`"),
-        ));
-    }
+    require_json(&parts.headers)?;
     let limit = api.broker.config().max_body_bytes;
     let too_large = || {
         HttpError::new(

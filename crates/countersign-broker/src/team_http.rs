@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -43,7 +43,7 @@ use futures_util::stream::{self, Stream};
 use serde::de::DeserializeOwned;
 use tokio::sync::broadcast;
 
-use crate::http::{blocking, Api, HttpError, Source};
+use crate::http::{bearer_token, blocking, require_json, Api, HttpError, Source};
 use crate::{Member, Team};
 
 /// Largest team request body other than a signature upload, in bytes.
@@ -76,18 +76,7 @@ fn team_of(api: &Api) -> Result<Arc<Team>, HttpError> {
 /// A strict JSON body of at most `limit` bytes with `Content-Type: application/json`.
 async fn json_body<T: DeserializeOwned>(req: Request<Body>, limit: usize) -> Result<T, HttpError> {
     let (parts, body) = req.into_parts();
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let media = content_type.split(';').next().unwrap_or("").trim();
-    if !media.eq_ignore_ascii_case("application/json") {
-        return Err(HttpError::new(
-            ErrorCode::UnsupportedMediaType,
-            format!("Content-Type must be application/json, got `{content_type}`"),
-        ));
-    }
+    require_json(&parts.headers)?;
     let bytes = to_bytes(body, limit).await.map_err(|_| {
         HttpError::new(
             ErrorCode::PayloadTooLarge,
@@ -101,13 +90,7 @@ async fn json_body<T: DeserializeOwned>(req: Request<Body>, limit: usize) -> Res
 }
 
 fn bearer(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
+    bearer_token(headers).map(str::to_owned)
 }
 
 /// The approver of the request's session, after the unauthenticated-request limits.

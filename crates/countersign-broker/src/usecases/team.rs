@@ -548,15 +548,7 @@ impl Team {
     /// [`BrokerError::NotFound`]; store errors.
     pub fn claim(&self, member: &Member, id: &str) -> Result<Claim, BrokerError> {
         let store = self.broker.store();
-        let row = store
-            .action(id)?
-            .ok_or_else(|| BrokerError::NotFound(id.into()))?;
-        if row.status != Status::Pending {
-            return Err(BrokerError::Conflict(format!(
-                "draft {id} is already {}",
-                row.status.as_str()
-            )));
-        }
+        self.pending_row(id)?;
         let t = now();
         let held = store.claim(&ClaimRow {
             action_id: id.into(),
@@ -576,6 +568,46 @@ impl Team {
             approver: held.approver,
             keyid: held.keyid,
             until: held.until,
+        })
+    }
+
+    /// Draft `id`, which must still be pending.
+    fn pending_row(&self, id: &str) -> Result<ActionRow, BrokerError> {
+        let row = self
+            .broker
+            .store()
+            .action(id)?
+            .ok_or_else(|| BrokerError::NotFound(id.into()))?;
+        if row.status != Status::Pending {
+            return Err(BrokerError::Conflict(format!(
+                "draft {id} is already {}",
+                row.status.as_str()
+            )));
+        }
+        Ok(row)
+    }
+
+    /// Commits `member`'s signed rejection (`body`, the uploaded payload and signature) of
+    /// `row` and releases it to the agent.
+    fn reject_with(
+        &self,
+        row: &ActionRow,
+        body: &DecisionBody,
+        upload: &SignatureUpload,
+        member: &Member,
+        t: i64,
+    ) -> Result<SignOutcome, BrokerError> {
+        let envelope = Envelope {
+            payload: upload.payload.clone(),
+            payload_type: DECISION_PAYLOAD_TYPE.into(),
+            signatures: vec![upload.signature.clone()],
+        };
+        let info =
+            self.broker
+                .record_signed(row, Status::Rejected, body, envelope, &member.name, t)?;
+        self.forget(&row.id);
+        Ok(SignOutcome::Rejected {
+            envelope: info.envelope,
         })
     }
 
@@ -618,15 +650,7 @@ impl Team {
         upload: &SignatureUpload,
     ) -> Result<SignOutcome, BrokerError> {
         let store = self.broker.store();
-        let row = store
-            .action(id)?
-            .ok_or_else(|| BrokerError::NotFound(id.into()))?;
-        if row.status != Status::Pending {
-            return Err(BrokerError::Conflict(format!(
-                "draft {id} is already {}",
-                row.status.as_str()
-            )));
-        }
+        let row = self.pending_row(id)?;
         let t = now();
         if t >= row.expires_at {
             return Err(BrokerError::Expired(id.into()));
@@ -663,24 +687,14 @@ impl Team {
         };
         let Some(pending) = pending else {
             let body = self.check_new_body(&row, member, &bytes, t)?;
+            if body.verdict == Verdict::Rejected {
+                return self.reject_with(&row, &body, upload, member, t);
+            }
             let envelope = Envelope {
                 payload: upload.payload.clone(),
                 payload_type: DECISION_PAYLOAD_TYPE.into(),
                 signatures: vec![signature],
             };
-            if body.verdict == Verdict::Rejected {
-                let info = self.broker.record_signed(
-                    &row,
-                    Status::Rejected,
-                    &body,
-                    envelope,
-                    &member.name,
-                    t,
-                )?;
-                return Ok(SignOutcome::Rejected {
-                    envelope: info.envelope,
-                });
-            }
             return self.approve_with(&row, &body, envelope, quorum, &roster, None, t);
         };
         let ours = B64
@@ -691,23 +705,7 @@ impl Team {
             // more signatures included.
             if let Ok(body) = self.check_new_body(&row, member, &bytes, t) {
                 if body.verdict == Verdict::Rejected {
-                    let envelope = Envelope {
-                        payload: upload.payload.clone(),
-                        payload_type: DECISION_PAYLOAD_TYPE.into(),
-                        signatures: vec![signature],
-                    };
-                    let info = self.broker.record_signed(
-                        &row,
-                        Status::Rejected,
-                        &body,
-                        envelope,
-                        &member.name,
-                        t,
-                    )?;
-                    self.forget(id);
-                    return Ok(SignOutcome::Rejected {
-                        envelope: info.envelope,
-                    });
+                    return self.reject_with(&row, &body, upload, member, t);
                 }
             }
             return Err(BrokerError::Conflict(format!(
