@@ -584,7 +584,7 @@ impl Broker {
         });
         Ok(ActionDetail {
             summary: summary_of(&row),
-            review: review::review(&row.action),
+            review: review::review_scored(&row.action, &row.risk),
             risk: row.risk.clone(),
             action_digest: row.action_digest.clone(),
             callback_url: row.callback_url.clone(),
@@ -653,10 +653,11 @@ impl Broker {
             .action(id)?
             .ok_or_else(|| BrokerError::NotFound(id.into()))?;
         check_edit(&row.action, edited)?;
+        let risk = self.score(edited);
         Ok(EditPreview {
             action_digest: action_digest(edited).to_string(),
-            risk: self.score(edited),
-            review: review::review(edited),
+            review: review::review_scored(edited, &risk),
+            risk,
         })
     }
 

@@ -30,6 +30,7 @@ pub mod policy;
 pub mod policy_view;
 pub mod review;
 pub mod risk;
+pub mod spot;
 pub mod team;
 pub mod text;
 pub mod time;

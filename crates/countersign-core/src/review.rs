@@ -6,6 +6,8 @@ use ts_rs::TS;
 
 use crate::action::{Action, Grant, Payload};
 use crate::diff::{PrincipalDiff, TextDiff};
+use crate::risk::Risk;
+use crate::spot::Spot;
 
 /// The change an action makes, shaped for its kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -68,6 +70,20 @@ pub struct ImpactItem {
     pub value: String,
     /// Worth drawing attention to (a broad group, a new principal, a privileged effect).
     pub flagged: bool,
+    /// JSON Pointer (RFC 6901) of the field of the action it comes from, e.g.
+    /// `/payload/audience`, when it comes from one: the risk panel jumps here for a factor on
+    /// that field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub pointer: Option<String>,
+}
+
+impl ImpactItem {
+    /// This item, naming the field it comes from.
+    fn at(mut self, pointer: &str) -> ImpactItem {
+        self.pointer = Some(pointer.into());
+        self
+    }
 }
 
 /// Change and impact of an action.
@@ -78,6 +94,18 @@ pub struct Review {
     pub change: Change,
     /// Who or what is affected.
     pub impact: Vec<ImpactItem>,
+    /// Where the risk factors fired in the change's diff ([`crate::spot`]); filled by
+    /// [`review_scored`], empty (and left out of the JSON) otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<Spot>>", optional)]
+    pub spots: Vec<Spot>,
+}
+
+/// [`review`] with the [`Spot`]s of `risk` (the action's risk, as shown beside the review).
+pub fn review_scored(action: &Action, risk: &Risk) -> Review {
+    let mut r = review(action);
+    r.spots = crate::spot::spots(action, &r.change, risk);
+    r
 }
 
 fn item(label: &str, value: impl Into<String>, flagged: bool) -> ImpactItem {
@@ -85,6 +113,7 @@ fn item(label: &str, value: impl Into<String>, flagged: bool) -> ImpactItem {
         label: label.into(),
         value: value.into(),
         flagged,
+        pointer: None,
     }
 }
 
@@ -96,11 +125,12 @@ fn pretty(v: &serde_json::Value) -> String {
 pub fn review(action: &Action) -> Review {
     let Ok(payload) = action.typed() else {
         return Review {
+            spots: Vec::new(),
             change: Change::Json {
                 label: format!("{} (payload not understood)", action.kind),
                 diff: TextDiff::compute("", &pretty(&action.payload)),
             },
-            impact: vec![item("Target", action.target.clone(), true)],
+            impact: vec![item("Target", action.target.clone(), true).at("/target")],
         };
     };
     let before_text = action.before_text();
@@ -108,6 +138,7 @@ pub fn review(action: &Action) -> Review {
         Payload::MessagePost(m) => {
             let audience = m.audience.clone().unwrap_or_else(|| "(not stated)".into());
             Review {
+                spots: Vec::new(),
                 change: Change::Text {
                     label: format!(
                         "{} in {}",
@@ -122,7 +153,7 @@ pub fn review(action: &Action) -> Review {
                     before_known: before_text.is_some(),
                 },
                 impact: vec![
-                    item("Channel", m.channel, false),
+                    item("Channel", m.channel, false).at("/payload/channel"),
                     item(
                         "Audience",
                         audience.clone(),
@@ -130,7 +161,8 @@ pub fn review(action: &Action) -> Review {
                             .factors
                             .iter()
                             .any(|f| f.id == "audience.broad"),
-                    ),
+                    )
+                    .at("/payload/audience"),
                     item(
                         "Readers act on it",
                         "advice in a post can be followed by anyone who reads it",
@@ -140,12 +172,13 @@ pub fn review(action: &Action) -> Review {
             }
         }
         Payload::FileWrite(f) => Review {
+            spots: Vec::new(),
             change: Change::Text {
                 label: f.path.clone(),
                 diff: TextDiff::compute(before_text.unwrap_or(""), &f.content),
                 before_known: before_text.is_some(),
             },
-            impact: vec![item("File", f.path, false)],
+            impact: vec![item("File", f.path, false).at("/payload/path")],
         },
         Payload::AclChange(a) => {
             let before: Option<Vec<Grant>> = action
@@ -154,7 +187,8 @@ pub fn review(action: &Action) -> Review {
                 .and_then(|b| serde_json::from_value(b).ok());
             let diff = PrincipalDiff::compute(&a.resource, before.as_deref(), &a.grants);
             let risk = crate::risk::score(action);
-            let mut impact = vec![item("Resource", a.resource.clone(), false)];
+            let mut impact =
+                vec![item("Resource", a.resource.clone(), false).at("/payload/resource")];
             for g in &diff.gained {
                 let broad = risk.factors.iter().any(|f| {
                     f.id == "access.broad_principal"
@@ -174,6 +208,7 @@ pub fn review(action: &Action) -> Review {
                 ));
             }
             Review {
+                spots: Vec::new(),
                 change: Change::Principals { diff },
                 impact,
             }
@@ -187,14 +222,18 @@ pub fn review(action: &Action) -> Review {
                     .unwrap_or_else(|| "/bin/sh -c (script)".into()),
                 s.script.is_some(),
             )];
-            impact.push(item(
-                "In",
-                s.cwd
-                    .clone()
-                    .unwrap_or_else(|| "(the gate's directory)".into()),
-                false,
-            ));
+            impact.push(
+                item(
+                    "In",
+                    s.cwd
+                        .clone()
+                        .unwrap_or_else(|| "(the gate's directory)".into()),
+                    false,
+                )
+                .at("/payload/cwd"),
+            );
             Review {
+                spots: Vec::new(),
                 change: Change::Command {
                     argv: s.argv,
                     script: s.script,
@@ -215,13 +254,15 @@ pub fn review(action: &Action) -> Review {
                 .and_then(|u| u.host_str().map(str::to_owned))
                 .unwrap_or_default();
             Review {
+                spots: Vec::new(),
                 impact: vec![
-                    item("Host", host, false),
+                    item("Host", host, false).at("/payload/url"),
                     item(
                         "Method",
                         h.method.clone(),
                         !matches!(h.method.as_str(), "GET" | "HEAD"),
-                    ),
+                    )
+                    .at("/payload/method"),
                 ],
                 change: Change::Request {
                     method: h.method,
@@ -242,7 +283,7 @@ pub fn review(action: &Action) -> Review {
                 None => t.tool.clone(),
             };
             let old = action.before.as_ref().map(pretty).unwrap_or_default();
-            let mut impact = vec![item("Tool", label.clone(), false)];
+            let mut impact = vec![item("Tool", label.clone(), false).at("/payload/tool")];
             if t.read_only_hint == Some(true) {
                 // The MCP server's annotation: shown as its claim, flagged because a policy
                 // rule may act on it ([`crate::policy::ReadOnlyTools`]).
@@ -253,6 +294,7 @@ pub fn review(action: &Action) -> Review {
                 ));
             }
             Review {
+                spots: Vec::new(),
                 change: Change::Json {
                     label,
                     diff: TextDiff::compute(&old, &pretty(&t.arguments)),

@@ -15,4 +15,10 @@ value: string,
 /**
  * Worth drawing attention to (a broad group, a new principal, a privileged effect).
  */
-flagged: boolean, };
+flagged: boolean, 
+/**
+ * JSON Pointer (RFC 6901) of the field of the action it comes from, e.g.
+ * `/payload/audience`, when it comes from one: the risk panel jumps here for a factor on
+ * that field.
+ */
+pointer?: string, };

@@ -99,7 +99,7 @@ pub fn review_cosign_request(bytes: &[u8], ctx: &RiskContext) -> Result<CosignRe
     let body = request.check().map_err(bad)?;
     let local = risk::score_with(&request.action, ctx);
     Ok(CosignReview {
-        review: review::review(&request.action),
+        review: review::review_scored(&request.action, &local),
         risk_mismatch: risk_mismatch(&request.risk, &local),
         risk: local,
         requested_by: format!("{} ({})", body.approver.name, body.approver.keyid),
