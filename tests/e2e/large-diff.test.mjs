@@ -10,7 +10,11 @@ import { apiPost, cfg, cli, freePort, row, saveArtifactsAround as withArtifacts,
 
 /** Lines of the file, and their text: about 52 bytes each, 5 MiB in all (as in the Rust and Vitest benchmarks). */
 const LINES = 100_000;
-const line = (i) => `let value_${String(i).padStart(8, "0")} = compute(input, ${i % 97}, "the label");`;
+const line = (i) =>
+  i === SECRET_AT ? `let key_${i} = "${SECRET}"; // an AWS access key id, deep in the file` : `let value_${String(i).padStart(8, "0")} = compute(input, ${i % 97}, "the label");`;
+/** A secret the risk scorer finds far down the file (0-based line index), for "show where". */
+const SECRET_AT = 98_765;
+const SECRET = "AKIAIOSFODNN7EXAMPLE";
 /** Times the draft is opened (alternating with a small one), for a median. */
 const OPENS = 5;
 
@@ -178,6 +182,31 @@ describe("a 5 MiB diff in the real window", () => {
       await browser.keys(["Escape"]);
       await (await browser.$(sel("shortcuts"))).waitForExist({ reverse: true, timeout: 10_000, timeoutMsg: "Escape did not close the sheet" });
       console.info(`large diff: scrolled to line ${LINES} in ${scrollMs} ms; ? answered in ${keyMs} ms (WebDriver included)`);
+
+      // "Show where" on the secret's risk factor: the diff scrolls to line 98,766 of 100,000 and
+      // marks exactly the key, in view.
+      await browser.execute(() => {
+        document.querySelector('[data-testid="diff-scroll"]').scrollTop = 0;
+      });
+      const locateStarted = Date.now();
+      await (await browser.$('[data-testid="risk-factor"][data-factor="exposure.secret"] [data-testid="factor-locate"]')).click();
+      const spot = await browser.$('[data-testid="diff"] [data-testid="diff-spot"]');
+      await spot.waitForExist({ timeout: 10_000, timeoutMsg: "the secret's factor did not mark its span" });
+      const located = await browser.execute(() => {
+        const mark = document.querySelector('[data-testid="diff"] [data-testid="diff-spot"]');
+        const r = mark.getBoundingClientRect();
+        return {
+          text: mark.textContent,
+          line: mark.closest("tr").querySelector(".diff-num-new").textContent,
+          // What the user sees at the mark's centre is the mark (not the decision bar over it).
+          inView: r.height > 0 && mark.contains(document.elementFromPoint(r.left + Math.min(r.width / 2, 20), r.top + r.height / 2)),
+        };
+      });
+      const locateMs = Date.now() - locateStarted;
+      assert.equal(located.text, SECRET, "the mark holds exactly the key");
+      assert.equal(located.line, String(SECRET_AT + 1), "on the line the key is on");
+      assert.ok(located.inView, "the marked key is scrolled into the window");
+      console.info(`large diff: "show where" marked the key on line ${SECRET_AT + 1} in ${locateMs} ms (WebDriver included)`);
     });
   });
 });

@@ -6,6 +6,7 @@ import { PrincipalTable, type GrantFlags } from "./PrincipalTable";
 import { RequestView } from "./RequestView";
 import { SafeText } from "./SafeText";
 import { TextDiffView } from "./TextDiffView";
+import type { DiffFocus } from "../lib/locate";
 
 /** Raw Markdown by default; the sanitised preview only on request. */
 function MarkdownToggle({ source }: { source: string }) {
@@ -25,10 +26,14 @@ type Props = {
   grantFlags?: GrantFlags;
   /** The post's Markdown source (message.post body), for the optional preview. */
   markdown?: string;
+  /** A line of the diff to show and mark (a located risk factor). */
+  focus?: DiffFocus | null;
+  /** JSON Pointers of the gained grants, by grant key (see PrincipalTable). */
+  grantPointers?: ReadonlyMap<string, string>;
 };
 
 /** The change, shaped for its kind. An unknown shape is shown raw and called out. */
-export function ChangeView({ change, grantFlags, markdown }: Props) {
+export function ChangeView({ change, grantFlags, markdown, focus, grantPointers }: Props) {
   switch (change.type) {
     case "text":
       return (
@@ -40,7 +45,7 @@ export function ChangeView({ change, grantFlags, markdown }: Props) {
           {!change.before_known && (
             <p className="note">No current content given; shown as new.</p>
           )}
-          <TextDiffView diff={change.diff} />
+          <TextDiffView diff={change.diff} focus={focus} />
         </>
       );
     case "json":
@@ -49,11 +54,11 @@ export function ChangeView({ change, grantFlags, markdown }: Props) {
           <p className="change-label">
             Tool <code><SafeText text={change.label} inline /></code>
           </p>
-          <TextDiffView diff={change.diff} />
+          <TextDiffView diff={change.diff} focus={focus} />
         </>
       );
     case "principals":
-      return <PrincipalTable diff={change.diff} flags={grantFlags} />;
+      return <PrincipalTable diff={change.diff} flags={grantFlags} pointers={grantPointers} />;
     case "command":
       return <CommandView argv={change.argv} script={change.script} cwd={change.cwd} env={change.env} />;
     case "request":

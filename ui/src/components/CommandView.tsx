@@ -17,9 +17,9 @@ export function CommandView({ argv, script, cwd, env }: Props) {
       {argv && (
         <section>
           <h4>Arguments ({argv.length}, run directly, no shell)</h4>
-          <ol className="argv" start={0}>
+          <ol className="argv" start={0} data-pointer="/payload/argv">
             {argv.map((a, i) => (
-              <li key={i} className="argv-item" data-testid="argv-item">
+              <li key={i} className="argv-item" data-testid="argv-item" data-pointer={`/payload/argv/${i}`}>
                 <span className="argv-index">{i}</span>
                 <code className={a === "" ? "argv-box argv-empty" : "argv-box"}>
                   <SafeText text={a} inline />
@@ -32,7 +32,7 @@ export function CommandView({ argv, script, cwd, env }: Props) {
       {script !== null && (
         <section>
           <h4>Script (run by /bin/sh -c)</h4>
-          <pre className="code-block" data-testid="script">
+          <pre className="code-block" data-testid="script" data-pointer="/payload/script">
             <SafeText text={script} />
           </pre>
         </section>
@@ -40,9 +40,9 @@ export function CommandView({ argv, script, cwd, env }: Props) {
       {!argv && script === null && <p className="note warn">Neither arguments nor a script were given.</p>}
       <dl className="kv">
         <dt>Working directory</dt>
-        <dd>{cwd === null ? <span className="muted">(the gate's directory)</span> : <code><SafeText text={cwd} inline /></code>}</dd>
+        <dd data-pointer="/payload/cwd">{cwd === null ? <span className="muted">(the gate's directory)</span> : <code><SafeText text={cwd} inline /></code>}</dd>
         <dt>Environment</dt>
-        <dd>
+        <dd data-pointer="/payload/env">
           {env.length === 0 ? (
             <span className="muted">(no extra variables)</span>
           ) : (

@@ -2,7 +2,8 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import type { Action } from "../bindings/Action";
 import type { ActionDetail } from "../bindings/ActionDetail";
 import type { CosignOutcome } from "../bindings/CosignOutcome";
-import { grantFlags } from "../lib/grants";
+import { grantFlags, grantPointers } from "../lib/grants";
+import { useLocate } from "../lib/locate";
 import { countHidden } from "../lib/hidden";
 import { countLookalikes } from "../lib/lookalike";
 import { absolute, age, untilExpiry } from "../lib/time";
@@ -115,9 +116,11 @@ export function Detail({
   const viaCosign = !editing && detail.cosign_needed != null && onApproveForCosign !== undefined;
   const awaitingCosign = detail.cosign != null;
   const cosignWho = detail.cosign_needed?.lead === false ? "a second approver" : "a lead";
+  const root = useRef<HTMLElement>(null);
+  const { focus, locate } = useLocate(root, risk, review);
 
   return (
-    <article className="detail" data-testid="detail" data-id={s.id} aria-label="Draft">
+    <article ref={root} className="detail" data-testid="detail" data-id={s.id} aria-label="Draft">
       <DraftWarnings action={detail.action} />
       <header className="detail-head">
         <RiskBadge score={s.score} level={s.level} />
@@ -125,7 +128,7 @@ export function Detail({
         <span className={`status-chip status-${s.status}`} data-testid="detail-status">
           {s.status}
         </span>
-        <h2 className="detail-summary">
+        <h2 className="detail-summary" data-pointer="/summary">
           <SafeText text={detail.action.summary} inline />
         </h2>
       </header>
@@ -140,7 +143,7 @@ export function Detail({
           <code>{detail.action.kind}</code>
         </dd>
         <dt>Target</dt>
-        <dd>
+        <dd data-pointer="/target">
           <code>
             <SafeText text={detail.action.target} inline />
           </code>
@@ -198,12 +201,18 @@ export function Detail({
 
       <div className="panels">
         <ImpactPanel items={review.impact} />
-        <RiskPanel risk={risk} />
+        <RiskPanel risk={risk} onLocate={locate} />
       </div>
 
-      <section className="panel change" aria-labelledby="change-h">
+      <section className="panel change" data-testid="change" data-pointer="/payload" aria-labelledby="change-h">
         <h3 id="change-h">Change{preview ? " (your edit)" : ""}</h3>
-        <ChangeView change={review.change} grantFlags={preview ? undefined : flags} markdown={markdownOf(shownAction)} />
+        <ChangeView
+          change={review.change}
+          grantFlags={preview ? undefined : flags}
+          grantPointers={grantPointers({ action: shownAction })}
+          markdown={markdownOf(shownAction)}
+          focus={focus}
+        />
       </section>
 
       {pending && detail.cosign && cosignFiles && (

@@ -11,7 +11,12 @@ export function ImpactPanel({ items }: { items: ImpactItem[] }) {
       ) : (
         <ul className="impact-list">
           {items.map((it, i) => (
-            <li key={i} className={it.flagged ? "impact-item flagged" : "impact-item"} data-flagged={it.flagged ? "true" : undefined}>
+            <li
+              key={i}
+              className={it.flagged ? "impact-item flagged" : "impact-item"}
+              data-flagged={it.flagged ? "true" : undefined}
+              data-pointer={it.pointer}
+            >
               {it.flagged && (
                 <span className="warn-marker" role="img" aria-label="flagged">
                   ⚠

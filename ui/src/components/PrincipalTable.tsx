@@ -14,7 +14,16 @@ type Section = { title: string; tone: "gained" | "lost" | "kept"; grants: Grant[
  * Who gains, loses and keeps access. Gained grants the risk flagged (a broad group, an
  * escalation) carry a warning marker and its reason.
  */
-export function PrincipalTable({ diff, flags }: { diff: PrincipalDiff; flags?: GrantFlags }) {
+export function PrincipalTable({
+  diff,
+  flags,
+  pointers,
+}: {
+  diff: PrincipalDiff;
+  flags?: GrantFlags;
+  /** Where each grant sits in the action (`/payload/grants/3`), by {@link grantKey}. */
+  pointers?: ReadonlyMap<string, string>;
+}) {
   const sections: Section[] = [
     { title: "Gains access", tone: "gained", grants: diff.gained },
     { title: "Loses access", tone: "lost", grants: diff.lost },
@@ -23,7 +32,10 @@ export function PrincipalTable({ diff, flags }: { diff: PrincipalDiff; flags?: G
   return (
     <div className="principals" data-testid="diff">
       <p className="change-label">
-        Resource <code><SafeText text={diff.resource} /></code>
+        Resource{" "}
+        <code data-pointer="/payload/resource">
+          <SafeText text={diff.resource} />
+        </code>
       </p>
       {!diff.before_known && (
         <p className="note">No current grants given; every grant is shown as gained.</p>
@@ -55,6 +67,7 @@ export function PrincipalTable({ diff, flags }: { diff: PrincipalDiff; flags?: G
                     className={`grant grant-${s.tone}${why?.length ? " flagged" : ""}`}
                     data-testid={`grant-${s.tone}`}
                     data-flagged={why?.length ? "true" : undefined}
+                    data-pointer={s.tone === "lost" ? undefined : pointers?.get(grantKey(g))}
                   >
                     <th scope="row">
                       <span className="grant-sign" aria-hidden="true">

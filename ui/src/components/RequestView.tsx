@@ -7,10 +7,10 @@ export function RequestView({ method, url, headers, body }: Props) {
   return (
     <div className="request" data-testid="diff">
       <p className="request-line">
-        <code className="method">
+        <code className="method" data-pointer="/payload/method">
           <SafeText text={method} inline />
         </code>{" "}
-        <code className="url">
+        <code className="url" data-pointer="/payload/url">
           <SafeText text={url} inline />
         </code>
       </p>
@@ -18,7 +18,7 @@ export function RequestView({ method, url, headers, body }: Props) {
       {headers.length === 0 ? (
         <p className="muted">(none)</p>
       ) : (
-        <ul className="header-list">
+        <ul className="header-list" data-pointer="/payload/headers">
           {headers.map((h, i) => (
             <li key={i}>
               <code>
@@ -32,7 +32,7 @@ export function RequestView({ method, url, headers, body }: Props) {
       {body === null ? (
         <p className="muted">(no body)</p>
       ) : (
-        <pre className="code-block">
+        <pre className="code-block" data-pointer="/payload/body">
           <SafeText text={body} />
         </pre>
       )}

@@ -2,8 +2,12 @@ import type { Risk } from "../bindings/Risk";
 import { RiskBadge } from "./RiskBadge";
 import { SafeText } from "./SafeText";
 
-/** The score, its band and every factor that makes it up (points, reason, where it fired). */
-export function RiskPanel({ risk }: { risk: Risk }) {
+/**
+ * The score, its band and every factor that makes it up (points, reason, where it fired).
+ * With `onLocate`, each factor's place is a button that shows it in the draft (the factor's
+ * index in `risk.factors`).
+ */
+export function RiskPanel({ risk, onLocate }: { risk: Risk; onLocate?: (factor: number) => void }) {
   return (
     <section className="panel risk" aria-labelledby="risk-h">
       <h3 id="risk-h">Risk</h3>
@@ -22,7 +26,29 @@ export function RiskPanel({ risk }: { risk: Risk }) {
                 <SafeText text={f.reason} />
               </span>
               <span className="factor-meta">
-                <code>{f.id}</code> at <code><SafeText text={f.pointer} inline /></code>
+                <code>{f.id}</code> at{" "}
+                {onLocate ? (
+                  <button
+                    type="button"
+                    className="link-button"
+                    data-testid="factor-locate"
+                    title="Show where it fired"
+                    aria-label={`Show where ${f.id} fired: ${f.pointer}`}
+                    onClick={() => onLocate(i)}
+                  >
+                    <code>
+                      <SafeText text={f.pointer} inline />
+                    </code>
+                    <span className="link-hint" aria-hidden="true">
+                      {" "}
+                      show
+                    </span>
+                  </button>
+                ) : (
+                  <code>
+                    <SafeText text={f.pointer} inline />
+                  </code>
+                )}
               </span>
             </li>
           ))}

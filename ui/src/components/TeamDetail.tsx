@@ -1,6 +1,8 @@
 import type { SignOutcome } from "../bindings/SignOutcome";
 import type { TeamDraftDetail } from "../bindings/TeamDraftDetail";
-import { grantFlags } from "../lib/grants";
+import { useRef } from "react";
+import { grantFlags, grantPointers } from "../lib/grants";
+import { useLocate } from "../lib/locate";
 import { requirementText } from "../lib/team";
 import { absolute, age, untilExpiry } from "../lib/time";
 import { ChangeView } from "./ChangeView";
@@ -67,9 +69,11 @@ export function TeamDetail({
   const claimedByMe = team.claim?.approver === me;
   const cosigning = detail.awaiting != null;
   const open = !gone;
+  const root = useRef<HTMLElement>(null);
+  const { focus, locate } = useLocate(root, d.risk, d.review);
 
   return (
-    <article className="detail" data-testid="team-detail" data-id={s.id} aria-label="Team draft">
+    <article ref={root} className="detail" data-testid="team-detail" data-id={s.id} aria-label="Team draft">
       <DraftWarnings action={d.action} />
       <header className="detail-head">
         <RiskBadge score={s.score} level={s.level} />
@@ -77,7 +81,7 @@ export function TeamDetail({
         <span className={`status-chip status-${gone ?? "pending"}`} data-testid="detail-status">
           {gone ?? "pending"}
         </span>
-        <h2 className="detail-summary">
+        <h2 className="detail-summary" data-pointer="/summary">
           <SafeText text={d.action.summary} inline />
         </h2>
       </header>
@@ -144,7 +148,7 @@ export function TeamDetail({
           <code>{d.action.kind}</code>
         </dd>
         <dt>Target</dt>
-        <dd>
+        <dd data-pointer="/target">
           <code>
             <SafeText text={d.action.target} inline />
           </code>
@@ -171,12 +175,18 @@ export function TeamDetail({
 
       <div className="panels">
         <ImpactPanel items={d.review.impact} />
-        <RiskPanel risk={d.risk} />
+        <RiskPanel risk={d.risk} onLocate={locate} />
       </div>
 
-      <section className="panel change" aria-labelledby="team-change-h">
+      <section className="panel change" data-testid="change" data-pointer="/payload" aria-labelledby="team-change-h">
         <h3 id="team-change-h">Change</h3>
-        <ChangeView change={d.review.change} grantFlags={grantFlags(d)} markdown={markdownOf(d.action)} />
+        <ChangeView
+          change={d.review.change}
+          grantFlags={grantFlags(d)}
+          grantPointers={grantPointers(d)}
+          markdown={markdownOf(d.action)}
+          focus={focus}
+        />
       </section>
 
       {outcome && (

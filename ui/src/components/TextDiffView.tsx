@@ -1,7 +1,8 @@
-import { memo, useLayoutEffect, useMemo, useRef, useState } from "react";
+import { memo, useLayoutEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import type { DiffLine } from "../bindings/DiffLine";
 import type { TextDiff } from "../bindings/TextDiff";
-import { diffRows, ROW_HEIGHT, rowWindow, VIRTUALISE_ABOVE, type DiffRow } from "../lib/diffview";
+import { diffRows, foldRanges, ROW_HEIGHT, rowWindow, VIRTUALISE_ABOVE, type DiffRow } from "../lib/diffview";
+import type { DiffFocus } from "../lib/locate";
 import { SafeText } from "./SafeText";
 
 const GUTTER = { added: "+", removed: "-", context: " " } as const;
@@ -9,39 +10,74 @@ const GUTTER = { added: "+", removed: "-", context: " " } as const;
 /** Height of the diff's scroll box before it has been laid out (and in tests, which have no layout). */
 const FALLBACK_VIEWPORT = 600;
 
-function Segments({ line }: { line: DiffLine }) {
-  return (
-    <>
-      {line.segments.map((s, i) =>
-        s.emphasized ? (
-          <mark key={i} className="diff-emph">
-            <SafeText text={s.text} />
-          </mark>
-        ) : (
-          <SafeText key={i} text={s.text} />
-        ),
-      )}
-    </>
+/** UTF-16 columns `[start, end)` of a line's text to mark (a located risk factor). */
+type Mark = readonly [number, number];
+
+function Segment({ text, emphasized }: { text: string; emphasized?: boolean }) {
+  return emphasized ? (
+    <mark className="diff-emph">
+      <SafeText text={text} />
+    </mark>
+  ) : (
+    <SafeText text={text} />
   );
 }
 
-const Line = memo(function Line({ line }: { line: DiffLine }) {
+/**
+ * The line's text; with `mark`, the marked columns wrapped in a `diff-spot` mark (an empty
+ * range shows as a marker where the value starts).
+ */
+function Segments({ line, mark }: { line: DiffLine; mark?: Mark }) {
+  if (!mark) return <>{line.segments.map((s, i) => <Segment key={i} text={s.text} emphasized={s.emphasized} />)}</>;
+  const [from, to] = mark;
+  const out: ReactNode[] = [];
+  let at = 0;
+  let marked = false;
+  const spot = (children: ReactNode) => (
+    <mark key={`spot-${out.length}`} className="diff-spot" data-testid="diff-spot">
+      {children}
+    </mark>
+  );
+  line.segments.forEach((seg, i) => {
+    const end = at + seg.text.length;
+    const a = Math.min(Math.max(from, at), end) - at;
+    const b = Math.min(Math.max(to, at), end) - at;
+    if (a > 0) out.push(<Segment key={`${i}a`} text={seg.text.slice(0, a)} emphasized={seg.emphasized} />);
+    if (b > a) {
+      out.push(spot(<Segment text={seg.text.slice(a, b)} emphasized={seg.emphasized} />));
+      marked = true;
+    } else if (from === to && !marked && from >= at && from <= end) {
+      out.push(spot(null));
+      marked = true;
+    }
+    if (seg.text.length > b) out.push(<Segment key={`${i}b`} text={seg.text.slice(b)} emphasized={seg.emphasized} />);
+    at = end;
+  });
+  if (!marked) out.push(spot(null));
+  return <>{out}</>;
+}
+
+const Line = memo(function Line({ line, mark }: { line: DiffLine; mark?: Mark }) {
   return (
-    <tr className={`diff-line diff-${line.tag}`} data-tag={line.tag}>
+    <tr
+      className={`diff-line diff-${line.tag}${mark ? " diff-located" : ""}`}
+      data-tag={line.tag}
+      data-located={mark ? "true" : undefined}
+    >
       <td className="diff-num diff-num-old">{line.old_line ?? ""}</td>
       <td className="diff-num diff-num-new">{line.new_line ?? ""}</td>
       <td className="diff-gutter" aria-label={line.tag}>
         {GUTTER[line.tag]}
       </td>
       <td className="diff-text">
-        <Segments line={line} />
+        <Segments line={line} mark={mark} />
       </td>
     </tr>
   );
 });
 
 /** One side of a side-by-side row; an empty cell where the other side has no counterpart. */
-function Half({ line, side }: { line: DiffLine | null; side: "old" | "new" }) {
+function Half({ line, side, mark }: { line: DiffLine | null; side: "old" | "new"; mark?: Mark }) {
   if (!line) return <td className="diff-empty" colSpan={3} />;
   const tag = line.tag;
   return (
@@ -51,20 +87,41 @@ function Half({ line, side }: { line: DiffLine | null; side: "old" | "new" }) {
         {GUTTER[tag]}
       </td>
       <td className={`diff-text diff-${tag}`} data-tag={tag}>
-        <Segments line={line} />
+        <Segments line={line} mark={mark} />
       </td>
     </>
   );
 }
 
-const SplitLine = memo(function SplitLine({ left, right }: { left: DiffLine | null; right: DiffLine | null }) {
+const SplitLine = memo(function SplitLine({ left, right, mark }: { left: DiffLine | null; right: DiffLine | null; mark?: Mark }) {
   return (
-    <tr className="diff-split-row" data-testid="diff-split-row">
+    <tr
+      className={`diff-split-row${mark ? " diff-located" : ""}`}
+      data-testid="diff-split-row"
+      data-located={mark ? "true" : undefined}
+    >
       <Half line={left} side="old" />
-      <Half line={right} side="new" />
+      <Half line={right} side="new" mark={mark} />
     </tr>
   );
 });
+
+/** Whether row `r` shows new line `n` (its new side). */
+function showsNewLine(r: DiffRow, n: number): boolean {
+  const l = r.type === "line" ? r.line : r.type === "split" ? r.right : null;
+  return l !== null && l.tag !== "removed" && l.new_line === n;
+}
+
+/** The key of the closed fold hiding new line `n`, if one does. */
+function foldHiding(diff: TextDiff, n: number, opened: ReadonlySet<string>): string | null {
+  for (const [hi, h] of diff.hunks.entries()) {
+    for (const f of foldRanges(h.lines, String(hi))) {
+      if (opened.has(f.key)) continue;
+      if (h.lines.slice(f.start, f.end).some((l) => l.tag !== "removed" && l.new_line === n)) return f.key;
+    }
+  }
+  return null;
+}
 
 type Mode = "unified" | "split";
 
@@ -79,12 +136,13 @@ type Mode = "unified" | "split";
  * short one: nothing of the diff is cut, hidden or summarised. Smaller diffs render whole, their
  * long lines wrapped.
  */
-export const TextDiffView = memo(function TextDiffView({ diff }: { diff: TextDiff }) {
+export const TextDiffView = memo(function TextDiffView({ diff, focus }: { diff: TextDiff; focus?: DiffFocus | null }) {
   const [mode, setMode] = useState<Mode>("unified");
   const [opened, setOpened] = useState<ReadonlySet<string>>(new Set());
   const rows = useMemo(() => diffRows(diff.hunks, mode, opened), [diff, mode, opened]);
   const virtual = rows.length > VIRTUALISE_ABOVE;
   const scroller = useRef<HTMLDivElement>(null);
+  const box = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
   const [viewport, setViewport] = useState(FALLBACK_VIEWPORT);
   // The CSS fixes the height of a row; a font with other metrics still gets aligned spacers.
@@ -107,6 +165,40 @@ export const TextDiffView = memo(function TextDiffView({ diff }: { diff: TextDif
     const h = scroller.current?.querySelector("tr.diff-line, tr.diff-split-row")?.getBoundingClientRect().height ?? 0;
     if (h > 0 && Math.abs(h - rowHeight) > 0.5) setRowHeight(h);
   });
+
+  // "Show where" from the risk panel: open the fold hiding the line, scroll the line into the
+  // window (and the box into the page), mark the columns.
+  const [located, setLocated] = useState<DiffFocus | null>(null);
+  const handled = useRef<number | null>(null);
+  const pendingScroll = useRef(false);
+  useLayoutEffect(() => {
+    if (!focus || handled.current === focus.n) return;
+    const at = rows.findIndex((r) => showsNewLine(r, focus.line));
+    if (at < 0) {
+      const fold = foldHiding(diff, focus.line, opened);
+      if (fold) setOpened(new Set([...opened, fold]));
+      else handled.current = focus.n;
+      return;
+    }
+    handled.current = focus.n;
+    setLocated(focus);
+    pendingScroll.current = true;
+    const el = scroller.current;
+    if (virtual && el) {
+      const top = Math.max(0, at * rowHeight - el.clientHeight / 2);
+      el.scrollTop = top;
+      setScrollTop(top);
+    }
+  }, [focus, rows, diff, opened, virtual, rowHeight]);
+  useLayoutEffect(() => {
+    if (!pendingScroll.current) return;
+    const row = box.current?.querySelector<HTMLElement>("tr[data-located]");
+    if (!row) return;
+    pendingScroll.current = false;
+    row.scrollIntoView?.({ block: "center" });
+  });
+  const markOf = (r: DiffRow): Mark | undefined =>
+    located && showsNewLine(r, located.line) ? [located.start, located.end] : undefined;
 
   const [start, end] = virtual ? rowWindow(rows.length, rowHeight, scrollTop, viewport) : [0, rows.length];
 
@@ -136,9 +228,9 @@ export const TextDiffView = memo(function TextDiffView({ diff }: { diff: TextDif
           </tr>
         );
       case "line":
-        return <Line key={i} line={r.line} />;
+        return <Line key={i} line={r.line} mark={markOf(r)} />;
       case "split":
-        return <SplitLine key={i} left={r.left} right={r.right} />;
+        return <SplitLine key={i} left={r.left} right={r.right} mark={markOf(r)} />;
     }
   };
 
@@ -160,7 +252,7 @@ export const TextDiffView = memo(function TextDiffView({ diff }: { diff: TextDif
   );
 
   return (
-    <div className="diff" data-testid="diff" data-mode={mode} data-rows={rows.length} data-virtual={virtual || undefined}>
+    <div className="diff" ref={box} data-testid="diff" data-mode={mode} data-rows={rows.length} data-virtual={virtual || undefined}>
       <div className="diff-toolbar">
         <div className="diff-stats">
           <span className="diff-stat-added">+{diff.added}</span>{" "}

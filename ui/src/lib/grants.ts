@@ -41,3 +41,21 @@ export function grantFlags(detail: ActionDetail): GrantFlags {
   }
   return flags;
 }
+
+/**
+ * Where each grant of an `acl.change` sits in the action, by {@link grantKey}:
+ * `/payload/grants/<index>` (the first index when a grant is listed twice).
+ */
+export function grantPointers(detail: Pick<ActionDetail, "action">): Map<string, string> {
+  const out = new Map<string, string>();
+  const payload = detail.action.payload;
+  const grants = payload !== null && typeof payload === "object" && !Array.isArray(payload) ? payload.grants : undefined;
+  if (!Array.isArray(grants)) return out;
+  grants.forEach((g, i) => {
+    if (g === null || typeof g !== "object" || Array.isArray(g)) return;
+    if (typeof g.principal !== "string" || typeof g.permission !== "string") return;
+    const key = grantKey({ principal: g.principal, permission: g.permission });
+    if (!out.has(key)) out.set(key, `/payload/grants/${i}`);
+  });
+  return out;
+}
