@@ -6,6 +6,7 @@ fn main() {
         "list_actions",
         "list_history",
         "get_action",
+        "get_diff_lines",
         "approve",
         "approve_batch",
         "preview_edit",

@@ -6,7 +6,9 @@ use countersign_core::api::{
     ActionDetail, ActionSummary, ApiError, AppInfo, BatchDraft, BatchResult, DecisionInfo,
     EditPreview, ErrorCode, HistoryEntry, NewAgent,
 };
+use countersign_core::diff::{lines_page, DiffLine, TextDiff, OUTLINE_ABOVE};
 use countersign_core::policy_view::{PolicyPreview, PolicyView, DEFAULT_PREVIEW_DRAFTS};
+use countersign_core::review::Change;
 use countersign_core::Action;
 use tauri::{State, WebviewWindow};
 
@@ -75,7 +77,45 @@ pub async fn list_history(
     blocking(&state.broker, |b| b.history(HISTORY_LIMIT)).await
 }
 
-/// One draft with its diff, impact, risk and decision.
+/// The lines of one draft's diff, kept while the window shows its outline.
+pub struct DiffPages {
+    /// The draft.
+    id: String,
+    /// Its action digest: the lines belong to exactly that action.
+    digest: String,
+    /// Every line of the diff, in order.
+    lines: Vec<DiffLine>,
+}
+
+/// The change's line diff, when it has one.
+fn text_diff(change: &mut Change) -> Option<&mut TextDiff> {
+    match change {
+        Change::Text { diff, .. } | Change::Json { diff, .. } => Some(diff),
+        _ => None,
+    }
+}
+
+/// Reads draft `id` and, when its diff has more than [`OUTLINE_ABOVE`] lines, outlines it (the
+/// lines are returned beside it).
+fn outlined_detail(
+    b: &Broker,
+    id: &str,
+) -> Result<(ActionDetail, Option<Vec<DiffLine>>), BrokerError> {
+    let started = std::time::Instant::now();
+    let mut detail = b.detail(id)?;
+    let lines = text_diff(&mut detail.review.change).and_then(|d| d.outlined(OUTLINE_ABOVE));
+    tracing::debug!(
+        id,
+        ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        outlined = lines.as_ref().map_or(0, Vec::len),
+        "draft read and reviewed"
+    );
+    Ok((detail, lines))
+}
+
+/// One draft with its diff, impact, risk and decision. A diff of more than [`OUTLINE_ABOVE`]
+/// lines comes as an outline (every line's tag and number, no text: `TextDiff.outline`); the
+/// window fetches the text of the lines it shows with [`get_diff_lines`].
 #[tauri::command]
 pub async fn get_action(
     window: WebviewWindow,
@@ -83,7 +123,66 @@ pub async fn get_action(
     id: String,
 ) -> Result<ActionDetail, ApiError> {
     main_window_only(&window)?;
-    blocking(&state.broker, move |b| b.detail(&id)).await
+    let (detail, lines) = blocking(&state.broker, move |b| outlined_detail(&b, &id)).await?;
+    if let Some(lines) = lines {
+        keep_pages(&state, &detail, lines);
+    }
+    Ok(detail)
+}
+
+fn keep_pages(state: &AppState, detail: &ActionDetail, lines: Vec<DiffLine>) {
+    let pages = DiffPages {
+        id: detail.summary.id.clone(),
+        digest: detail.action_digest.clone(),
+        lines,
+    };
+    // The previous draft's lines are dropped: one large diff is kept at a time.
+    *state.diff_pages.lock().unwrap_or_else(|e| e.into_inner()) = Some(pages);
+}
+
+/// Lines `[from, to)` (at most 5,000) of the outlined diff of draft `id`, whose action digest
+/// the window was shown as `digest`. Served from the lines kept by [`get_action`]; when another
+/// draft's were kept since, the diff is computed again.
+///
+/// # Errors
+/// [`ErrorCode::Conflict`] when the draft's digest is not `digest`; [`ErrorCode::BadRequest`]
+/// for a range outside the diff or too long, or a draft whose diff is not outlined;
+/// [`ErrorCode::NotFound`].
+#[tauri::command]
+pub async fn get_diff_lines(
+    window: WebviewWindow,
+    state: State<'_, AppState>,
+    id: String,
+    digest: String,
+    from: u32,
+    to: u32,
+) -> Result<Vec<DiffLine>, ApiError> {
+    main_window_only(&window)?;
+    let page = |pages: &DiffPages| lines_page(&pages.lines, from, to).map(<[DiffLine]>::to_vec);
+    {
+        let kept = state.diff_pages.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = kept.as_ref().filter(|p| p.id == id && p.digest == digest) {
+            return page(p).map_err(|m| ApiError::new(ErrorCode::BadRequest, m));
+        }
+    }
+    let wanted = id.clone();
+    let (detail, lines) = blocking(&state.broker, move |b| outlined_detail(&b, &wanted)).await?;
+    if detail.action_digest != digest {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("draft {id} is no longer the action shown (digest {digest})"),
+        ));
+    }
+    let Some(lines) = lines else {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!("the diff of draft {id} is small enough to come whole with the draft"),
+        ));
+    };
+    let pages = DiffPages { id, digest, lines };
+    let result = page(&pages).map_err(|m| ApiError::new(ErrorCode::BadRequest, m));
+    *state.diff_pages.lock().unwrap_or_else(|e| e.into_inner()) = Some(pages);
+    result
 }
 
 /// Asks the approver again, with a native dialog, before a high-risk (or lead-required)

@@ -76,6 +76,9 @@ pub struct AppState {
     pub data_dir: PathBuf,
     /// Notifications, pause and tray state shared with the shell's threads.
     pub desk: Arc<notify::Desk>,
+    /// The lines of the last large diff sent as an outline ([`commands::get_action`]), for
+    /// [`commands::get_diff_lines`].
+    pub diff_pages: std::sync::Mutex<Option<commands::DiffPages>>,
     /// Reloads the policy when its files change (kept alive with the app).
     pub _policy_watcher: Option<countersign_broker::policy_watch::PolicyWatcher>,
 }
@@ -155,6 +158,7 @@ fn start(args: AppArgs) -> anyhow::Result<()> {
             commands::list_actions,
             commands::list_history,
             commands::get_action,
+            commands::get_diff_lines,
             commands::approve,
             commands::approve_batch,
             commands::preview_edit,
@@ -311,6 +315,7 @@ fn open_desk(
         data_dir.clone(),
     ));
     app.manage(AppState {
+        diff_pages: std::sync::Mutex::new(None),
         broker: broker.clone(),
         api_url: api_url.clone(),
         data_dir,

@@ -109,7 +109,8 @@ describe("a 5 MiB diff in the real window", () => {
       await (await browser.$(row(big.id))).waitForExist({ timeout: 30_000, timeoutMsg: "the 5 MiB draft never reached the queue" });
       await (await browser.$(row(small.id))).waitForExist({ timeout: 30_000, timeoutMsg: "the small draft never reached the queue" });
 
-      // What the shell's get_action costs alone: the review (diff) in Rust, JSON over IPC, parsing.
+      // What the shell's get_action costs alone: the review (diff) in Rust, JSON over IPC (the
+      // draft with its diff's outline), parsing.
       const ipc = await browser.execute(async (id) => {
         const t0 = performance.now();
         const d = await window.__TAURI_INTERNALS__.invoke("get_action", { id });
@@ -119,9 +120,27 @@ describe("a 5 MiB diff in the real window", () => {
         const t1 = performance.now();
         JSON.parse(json);
         const parseMs = performance.now() - t1;
-        return { ms, parseMs, mib: json.length / 1048576, lines: d.review.change.diff.hunks.reduce((n, h) => n + h.lines.length, 0) };
+        const outline = d.review.change.diff.outline;
+        // The text of lines far down, as the diff view fetches it when they scroll into view.
+        const page = await window.__TAURI_INTERNALS__.invoke("get_diff_lines", { id, digest: d.action_digest, from: 99_990, to: 100_000 });
+        let stale;
+        try {
+          await window.__TAURI_INTERNALS__.invoke("get_diff_lines", { id, digest: "sha256:" + "0".repeat(64), from: 0, to: 10 });
+        } catch (e) {
+          stale = e;
+        }
+        return {
+          ms,
+          parseMs,
+          mib: json.length / 1048576,
+          lines: outline ? outline.reduce((n, h) => n + h.tags.length, 0) : -1,
+          last: page.at(-1)?.segments.map((s) => s.text).join(""),
+          stale,
+        };
       }, big.id);
-      assert.equal(ipc.lines, LINES, "the shell sends every line of the diff");
+      assert.equal(ipc.lines, LINES, "the shell sends the outline of every line (tags, no text)");
+      assert.equal(ipc.last, line(LINES - 1), "get_diff_lines serves the text of the last line");
+      assert.equal(ipc.stale?.code, "conflict", `lines of another action than the one shown are refused: ${JSON.stringify(ipc.stale)}`);
 
       const opens = [];
       for (let k = 0; k < OPENS; k++) {

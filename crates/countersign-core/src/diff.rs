@@ -91,9 +91,104 @@ pub struct TextDiff {
     pub added: u32,
     /// Lines removed.
     pub removed: u32,
+    /// Set when the lines were left out, to be fetched in pages ([`TextDiff::outlined`]): one
+    /// entry per hunk, in order, and every hunk's `lines` is then empty. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub outline: Option<Vec<HunkOutline>>,
+}
+
+/// Lines of a diff above which the review desk receives it as an outline and fetches the
+/// lines' text in pages ([`TextDiff::outlined`]): a 5 MiB file is 100,000 lines, 11 MiB of
+/// JSON as [`DiffLine`]s, which the window would otherwise receive and parse whole before
+/// showing the first 40 (issue #5: a 5 MiB diff shows in under 500 ms).
+pub const OUTLINE_ABOVE: usize = 2_000;
+
+/// Most lines one page request returns ([`lines_page`]).
+pub const MAX_PAGE_LINES: usize = 5_000;
+
+/// A hunk's lines without their text: enough to lay out, number and fold every line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct HunkOutline {
+    /// Number of the hunk's lines in the whole diff before it (the global index of its first
+    /// line, what a page request counts in).
+    pub first: u32,
+    /// 1-based old line number of the hunk's first line on the old side; 0 when the hunk has
+    /// no line there (a new file).
+    pub old_start: u32,
+    /// 1-based new line number of the hunk's first line on the new side; 0 when it has none.
+    pub new_start: u32,
+    /// One character per line: `' '` context (on both sides), `'+'` added (new side only),
+    /// `'-'` removed (old side only). Line numbers count up from the starts accordingly.
+    pub tags: String,
+}
+
+/// Lines `[from, to)` of `lines` (a diff's lines in order, as [`TextDiff::outlined`] returns
+/// them), at most [`MAX_PAGE_LINES`].
+///
+/// # Errors
+/// A message naming the range when `from > to`, `to` is past the last line, or the range is
+/// longer than [`MAX_PAGE_LINES`].
+pub fn lines_page(lines: &[DiffLine], from: u32, to: u32) -> Result<&[DiffLine], String> {
+    let (f, t) = (from as usize, to as usize);
+    if f > t || t > lines.len() {
+        return Err(format!(
+            "lines {from}..{to} are not within the diff's {} lines",
+            lines.len()
+        ));
+    }
+    if t - f > MAX_PAGE_LINES {
+        return Err(format!(
+            "lines {from}..{to}: at most {MAX_PAGE_LINES} lines per request"
+        ));
+    }
+    Ok(&lines[f..t])
 }
 
 impl TextDiff {
+    /// Number of lines in all hunks (as outlined when it is).
+    pub fn line_count(&self) -> usize {
+        match &self.outline {
+            Some(o) => o.iter().map(|h| h.tags.len()).sum(),
+            None => self.hunks.iter().map(|h| h.lines.len()).sum(),
+        }
+    }
+
+    /// This diff as an outline when it has more than `above` lines: the hunks keep their
+    /// headers and lose their lines, which are returned in order (global index = position)
+    /// for [`lines_page`]. `None` when it is small enough to send whole, or already outlined.
+    pub fn outlined(&mut self, above: usize) -> Option<Vec<DiffLine>> {
+        if self.outline.is_some() || self.line_count() <= above {
+            return None;
+        }
+        let mut outline = Vec::with_capacity(self.hunks.len());
+        let mut all = Vec::with_capacity(self.line_count());
+        for h in &mut self.hunks {
+            let lines = std::mem::take(&mut h.lines);
+            let start =
+                |side: fn(&DiffLine) -> Option<u32>| lines.iter().find_map(side).unwrap_or(0);
+            let old_start = start(|l| l.old_line);
+            let new_start = start(|l| l.new_line);
+            outline.push(HunkOutline {
+                first: u32::try_from(all.len()).unwrap_or(u32::MAX),
+                old_start,
+                new_start,
+                tags: lines
+                    .iter()
+                    .map(|l| match l.tag {
+                        LineTag::Context => ' ',
+                        LineTag::Added => '+',
+                        LineTag::Removed => '-',
+                    })
+                    .collect(),
+            });
+            all.extend(lines);
+        }
+        self.outline = Some(outline);
+        Some(all)
+    }
+
     /// Diffs `old` against `new` line by line (Myers over the lines found in both texts, at
     /// most [`LINE_DIFF_TIMEOUT`]; see [`line_ops`]), with word-level emphasis inside changed
     /// lines (replacements of up to [`INLINE_MAX_LINES`] lines, within [`INLINE_BUDGET`]) and
@@ -196,6 +291,7 @@ impl TextDiff {
             hunks,
             added,
             removed,
+            outline: None,
         }
     }
 
@@ -371,6 +467,117 @@ impl PrincipalDiff {
             lost: old.iter().filter(|g| !new.contains(g)).cloned().collect(),
             kept: new.iter().filter(|g| old.contains(g)).cloned().collect(),
             before_known: before.is_some(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod outline_tests {
+    use super::*;
+
+    /// The lines as the desk rebuilds them from an outline: tag and numbers, no text.
+    fn rebuilt(outline: &[HunkOutline]) -> Vec<(LineTag, Option<u32>, Option<u32>)> {
+        let mut out = Vec::new();
+        for h in outline {
+            let (mut old, mut new) = (h.old_start, h.new_start);
+            for c in h.tags.chars() {
+                let (tag, o, n) = match c {
+                    ' ' => (LineTag::Context, Some(old), Some(new)),
+                    '+' => (LineTag::Added, None, Some(new)),
+                    '-' => (LineTag::Removed, Some(old), None),
+                    other => panic!("unknown tag {other:?}"),
+                };
+                old += u32::from(o.is_some());
+                new += u32::from(n.is_some());
+                out.push((tag, o, n));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn an_outline_numbers_every_line_as_the_full_diff_does_and_the_pages_hold_the_text() {
+        // Several hunks with context, replacements, pure additions and removals.
+        let old: String = (0..3_000).map(|i| format!("line {i}\n")).collect();
+        let new: String = (0..3_000)
+            .filter(|i| i % 700 != 5)
+            .map(|i| {
+                if i % 500 == 7 {
+                    format!("changed {i}\n")
+                } else {
+                    format!("line {i}\n")
+                }
+            })
+            .chain((0..50).map(|i| format!("tail {i}\n")))
+            .collect();
+        let full = TextDiff::compute(&old, &new);
+        assert!(full.hunks.len() > 3, "fixture: several hunks");
+        let mut paged = full.clone();
+        assert!(
+            paged.outlined(full.line_count()).is_none(),
+            "not above the limit: sent whole"
+        );
+        let lines = paged.outlined(10).expect("above the limit: outlined");
+        assert!(paged.outlined(10).is_none(), "outlining twice does nothing");
+        assert!(
+            paged.hunks.iter().all(|h| h.lines.is_empty()),
+            "no text left in the hunks"
+        );
+        let flat: Vec<&DiffLine> = full.hunks.iter().flat_map(|h| &h.lines).collect();
+        assert_eq!(lines.len(), flat.len());
+        assert!(
+            lines.iter().zip(&flat).all(|(a, b)| a == *b),
+            "the pages hold every line as computed"
+        );
+        let outline = paged.outline.as_ref().expect("outline");
+        let want: Vec<_> = flat
+            .iter()
+            .map(|l| (l.tag, l.old_line, l.new_line))
+            .collect();
+        assert_eq!(
+            rebuilt(outline),
+            want,
+            "tags and starts rebuild every line's numbers"
+        );
+        let firsts: Vec<u32> = outline.iter().map(|h| h.first).collect();
+        let mut at = 0u32;
+        for (h, first) in full.hunks.iter().zip(&firsts) {
+            assert_eq!(*first, at, "first = lines before the hunk");
+            at += h.lines.len() as u32;
+        }
+        assert_eq!(paged.line_count(), flat.len());
+        let json = serde_json::to_string(&paged).expect("json");
+        assert!(
+            json.len() < 20 * flat.len(),
+            "the outline is small: {} bytes",
+            json.len()
+        );
+    }
+
+    #[test]
+    fn a_page_request_outside_the_diff_or_too_long_is_refused_by_name() {
+        let new: String = (0..6_000).map(|i| format!("{i}\n")).collect();
+        let lines = TextDiff::compute("", &new).outlined(0).expect("outlined");
+        assert_eq!(
+            lines_page(&lines, 10, 12).expect("in range")[0].segments[0].text,
+            "10"
+        );
+        assert_eq!(
+            lines_page(&lines, 6_000, 6_000)
+                .expect("empty at the end")
+                .len(),
+            0
+        );
+        for (from, to, says) in [
+            (5, 4, "not within"),
+            (5_999, 6_001, "not within"),
+            (0, 5_001, "at most 5000"),
+        ] {
+            let e = lines_page(&lines, from, to).expect_err("refused");
+            assert!(
+                e.contains(says) && e.contains(&format!("{from}..{to}")),
+                "{e}"
+            );
         }
     }
 }

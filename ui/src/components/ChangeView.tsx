@@ -1,5 +1,6 @@
 import { useState } from "react";
 import type { Change } from "../bindings/Change";
+import type { DiffLine } from "../bindings/DiffLine";
 import { MarkdownPreview } from "./MarkdownPreview";
 import { CommandView } from "./CommandView";
 import { PrincipalTable, type GrantFlags } from "./PrincipalTable";
@@ -28,12 +29,14 @@ type Props = {
   markdown?: string;
   /** A line of the diff to show and mark (a located risk factor). */
   focus?: DiffFocus | null;
+  /** Fetches lines of an outlined (large) diff; see TextDiffView. */
+  fetchLines?: (from: number, to: number) => Promise<DiffLine[]>;
   /** JSON Pointers of the gained grants, by grant key (see PrincipalTable). */
   grantPointers?: ReadonlyMap<string, string>;
 };
 
 /** The change, shaped for its kind. An unknown shape is shown raw and called out. */
-export function ChangeView({ change, grantFlags, markdown, focus, grantPointers }: Props) {
+export function ChangeView({ change, grantFlags, markdown, focus, grantPointers, fetchLines }: Props) {
   switch (change.type) {
     case "text":
       return (
@@ -45,7 +48,7 @@ export function ChangeView({ change, grantFlags, markdown, focus, grantPointers 
           {!change.before_known && (
             <p className="note">No current content given; shown as new.</p>
           )}
-          <TextDiffView diff={change.diff} focus={focus} />
+          <TextDiffView diff={change.diff} focus={focus} fetchLines={fetchLines} />
         </>
       );
     case "json":
@@ -54,7 +57,7 @@ export function ChangeView({ change, grantFlags, markdown, focus, grantPointers 
           <p className="change-label">
             Tool <code><SafeText text={change.label} inline /></code>
           </p>
-          <TextDiffView diff={change.diff} focus={focus} />
+          <TextDiffView diff={change.diff} focus={focus} fetchLines={fetchLines} />
         </>
       );
     case "principals":

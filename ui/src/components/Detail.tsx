@@ -1,7 +1,8 @@
-import { useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Action } from "../bindings/Action";
 import type { ActionDetail } from "../bindings/ActionDetail";
 import type { CosignOutcome } from "../bindings/CosignOutcome";
+import * as api from "../lib/api";
 import { grantFlags, grantPointers } from "../lib/grants";
 import { useLocate } from "../lib/locate";
 import { countHidden } from "../lib/hidden";
@@ -118,6 +119,7 @@ export function Detail({
   const cosignWho = detail.cosign_needed?.lead === false ? "a second approver" : "a lead";
   const root = useRef<HTMLElement>(null);
   const { focus, locate } = useLocate(root, risk, review);
+  const fetchLines = useCallback((from: number, to: number) => api.diffLines(s.id, digest, from, to), [s.id, digest]);
 
   return (
     <article ref={root} className="detail" data-testid="detail" data-id={s.id} aria-label="Draft">
@@ -212,6 +214,7 @@ export function Detail({
           grantPointers={grantPointers({ action: shownAction })}
           markdown={markdownOf(shownAction)}
           focus={focus}
+          fetchLines={fetchLines}
         />
       </section>
 

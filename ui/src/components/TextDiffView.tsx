@@ -1,7 +1,8 @@
-import { memo, useLayoutEffect, useMemo, useRef, useState, type ReactNode } from "react";
+import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import type { DiffLine } from "../bindings/DiffLine";
 import type { TextDiff } from "../bindings/TextDiff";
-import { diffRows, foldRanges, ROW_HEIGHT, rowWindow, VIRTUALISE_ABOVE, type DiffRow } from "../lib/diffview";
+import type { Hunk } from "../bindings/Hunk";
+import { diffRows, foldRanges, layoutHunks, PAGE_LINES, PAGES_KEPT, ROW_HEIGHT, rowWindow, stubIndex, VIRTUALISE_ABOVE, type DiffRow } from "../lib/diffview";
 import type { DiffFocus } from "../lib/locate";
 import { SafeText } from "./SafeText";
 
@@ -93,6 +94,31 @@ function Half({ line, side, mark }: { line: DiffLine | null; side: "old" | "new"
   );
 }
 
+/** A row of an outlined diff whose text is being fetched: numbers and gutter, no text yet. */
+function PendingRow({ left, right, mode }: { left: DiffLine | null; right: DiffLine | null; mode: Mode }) {
+  const l = right ?? left!;
+  const num = (x: DiffLine | null, side: "old" | "new") => (x ? (side === "old" ? x.old_line : x.new_line) ?? "" : "");
+  return mode === "unified" ? (
+    <tr className={`diff-pending diff-${l.tag}`} aria-busy="true">
+      <td className="diff-num diff-num-old">{l.old_line ?? ""}</td>
+      <td className="diff-num diff-num-new">{l.new_line ?? ""}</td>
+      <td className="diff-gutter" aria-label={l.tag}>
+        {GUTTER[l.tag]}
+      </td>
+      <td className="diff-text muted">…</td>
+    </tr>
+  ) : (
+    <tr className="diff-pending" aria-busy="true">
+      <td className="diff-num">{num(left, "old")}</td>
+      <td className="diff-gutter" />
+      <td className="diff-text muted">{left ? "…" : ""}</td>
+      <td className="diff-num">{num(right, "new")}</td>
+      <td className="diff-gutter" />
+      <td className="diff-text muted">{right ? "…" : ""}</td>
+    </tr>
+  );
+}
+
 const SplitLine = memo(function SplitLine({ left, right, mark }: { left: DiffLine | null; right: DiffLine | null; mark?: Mark }) {
   return (
     <tr
@@ -113,8 +139,8 @@ function showsNewLine(r: DiffRow, n: number): boolean {
 }
 
 /** The key of the closed fold hiding new line `n`, if one does. */
-function foldHiding(diff: TextDiff, n: number, opened: ReadonlySet<string>): string | null {
-  for (const [hi, h] of diff.hunks.entries()) {
+function foldHiding(hunks: readonly Hunk[], n: number, opened: ReadonlySet<string>): string | null {
+  for (const [hi, h] of hunks.entries()) {
     for (const f of foldRanges(h.lines, String(hi))) {
       if (opened.has(f.key)) continue;
       if (h.lines.slice(f.start, f.end).some((l) => l.tag !== "removed" && l.new_line === n)) return f.key;
@@ -136,10 +162,21 @@ type Mode = "unified" | "split";
  * short one: nothing of the diff is cut, hidden or summarised. Smaller diffs render whole, their
  * long lines wrapped.
  */
-export const TextDiffView = memo(function TextDiffView({ diff, focus }: { diff: TextDiff; focus?: DiffFocus | null }) {
+export const TextDiffView = memo(function TextDiffView({
+  diff,
+  focus,
+  fetchLines,
+}: {
+  diff: TextDiff;
+  focus?: DiffFocus | null;
+  /** Fetches lines `[from, to)` of an outlined diff (`diff.outline`): the text of the rows in view. */
+  fetchLines?: (from: number, to: number) => Promise<DiffLine[]>;
+}) {
   const [mode, setMode] = useState<Mode>("unified");
   const [opened, setOpened] = useState<ReadonlySet<string>>(new Set());
-  const rows = useMemo(() => diffRows(diff.hunks, mode, opened), [diff, mode, opened]);
+  const hunks = useMemo(() => layoutHunks(diff), [diff]);
+  const rows = useMemo(() => diffRows(hunks, mode, opened), [hunks, mode, opened]);
+  const total = useMemo(() => (diff.outline ? diff.outline.reduce((n, h) => n + h.tags.length, 0) : 0), [diff]);
   const virtual = rows.length > VIRTUALISE_ABOVE;
   const scroller = useRef<HTMLDivElement>(null);
   const box = useRef<HTMLDivElement>(null);
@@ -175,7 +212,7 @@ export const TextDiffView = memo(function TextDiffView({ diff, focus }: { diff: 
     if (!focus || handled.current === focus.n) return;
     const at = rows.findIndex((r) => showsNewLine(r, focus.line));
     if (at < 0) {
-      const fold = foldHiding(diff, focus.line, opened);
+      const fold = foldHiding(hunks, focus.line, opened);
       if (fold) setOpened(new Set([...opened, fold]));
       else handled.current = focus.n;
       return;
@@ -189,7 +226,7 @@ export const TextDiffView = memo(function TextDiffView({ diff, focus }: { diff: 
       el.scrollTop = top;
       setScrollTop(top);
     }
-  }, [focus, rows, diff, opened, virtual, rowHeight]);
+  }, [focus, rows, hunks, opened, virtual, rowHeight]);
   useLayoutEffect(() => {
     if (!pendingScroll.current) return;
     const row = box.current?.querySelector<HTMLElement>("tr[data-located]");
@@ -201,6 +238,71 @@ export const TextDiffView = memo(function TextDiffView({ diff, focus }: { diff: 
     located && showsNewLine(r, located.line) ? [located.start, located.end] : undefined;
 
   const [start, end] = virtual ? rowWindow(rows.length, rowHeight, scrollTop, viewport) : [0, rows.length];
+
+  // An outlined diff: the text of the rows in view is fetched by page, kept for the
+  // PAGES_KEPT pages used last, and drawn when it arrives.
+  const [pages, setPages] = useState<{ diff: TextDiff; lines: ReadonlyMap<number, DiffLine[]> }>({ diff, lines: new Map() });
+  const [pageError, setPageError] = useState<string | null>(null);
+  const inFlight = useRef(new Set<number>());
+  const kept = pages.diff === diff ? pages.lines : null;
+  const wanted = useMemo(() => {
+    const need = new Set<number>();
+    if (!diff.outline) return need;
+    for (const r of rows.slice(start, end)) {
+      const ls = r.type === "line" ? [r.line] : r.type === "split" ? [r.left, r.right] : [];
+      for (const l of ls) {
+        const i = l ? stubIndex(l) : undefined;
+        if (i !== undefined) need.add(Math.floor(i / PAGE_LINES));
+      }
+    }
+    return need;
+  }, [diff, rows, start, end]);
+  useEffect(() => {
+    if (!diff.outline) return;
+    if (pages.diff !== diff) {
+      inFlight.current = new Set();
+      setPageError(null);
+      setPages({ diff, lines: new Map() });
+      return;
+    }
+    if (!fetchLines) {
+      setPageError("the text of this diff's lines cannot be fetched here");
+      return;
+    }
+    for (const p of wanted) {
+      if (pages.lines.has(p) || inFlight.current.has(p)) continue;
+      inFlight.current.add(p);
+      const from = p * PAGE_LINES;
+      fetchLines(from, Math.min(total, from + PAGE_LINES)).then(
+        (lines) => {
+          inFlight.current.delete(p);
+          setPages((prev) => {
+            if (prev.diff !== diff) return prev;
+            const next = new Map(prev.lines);
+            next.set(p, lines);
+            // Drop the pages fetched longest ago that are not in view.
+            for (const k of next.keys()) {
+              if (next.size <= PAGES_KEPT) break;
+              if (!wanted.has(k)) next.delete(k);
+            }
+            return { diff, lines: next };
+          });
+        },
+        (e: unknown) => {
+          inFlight.current.delete(p);
+          const message = e !== null && typeof e === "object" && "message" in e ? String((e as { message: unknown }).message) : String(e);
+          setPageError(`lines ${from + 1}–${Math.min(total, from + PAGE_LINES)} could not be loaded: ${message}`);
+        },
+      );
+    }
+  }, [diff, pages, wanted, fetchLines, total]);
+  /** The line to draw for `l`: itself, or for a stub its fetched line (null while fetching). */
+  const shown = (l: DiffLine | null): DiffLine | null => {
+    if (!l) return null;
+    const i = stubIndex(l);
+    if (i === undefined) return l;
+    return kept?.get(Math.floor(i / PAGE_LINES))?.[i % PAGE_LINES] ?? null;
+  };
 
   const rowView = (r: DiffRow, i: number) => {
     switch (r.type) {
@@ -227,10 +329,15 @@ export const TextDiffView = memo(function TextDiffView({ diff, focus }: { diff: 
             </td>
           </tr>
         );
-      case "line":
-        return <Line key={i} line={r.line} mark={markOf(r)} />;
-      case "split":
-        return <SplitLine key={i} left={r.left} right={r.right} mark={markOf(r)} />;
+      case "line": {
+        const line = shown(r.line);
+        return line ? <Line key={i} line={line} mark={markOf(r)} /> : <PendingRow key={i} left={null} right={r.line} mode={mode} />;
+      }
+      case "split": {
+        const [left, right] = [shown(r.left), shown(r.right)];
+        if ((r.left && !left) || (r.right && !right)) return <PendingRow key={i} left={r.left} right={r.right} mode={mode} />;
+        return <SplitLine key={i} left={left} right={right} mark={markOf(r)} />;
+      }
     }
   };
 
@@ -279,6 +386,11 @@ export const TextDiffView = memo(function TextDiffView({ diff, focus }: { diff: 
           </button>
         </span>
       </div>
+      {pageError && (
+        <p className="note warn" data-testid="diff-page-error" role="alert">
+          <SafeText text={`Some lines of this diff are not shown: ${pageError}.`} inline />
+        </p>
+      )}
       {diff.hunks.length === 0 ? (
         <p className="empty">No changes: the new text equals the current text.</p>
       ) : virtual ? (

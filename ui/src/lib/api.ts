@@ -14,6 +14,7 @@ import type { CosignInfo } from "../bindings/CosignInfo";
 import type { CosignOutcome } from "../bindings/CosignOutcome";
 import type { CosignReview } from "../bindings/CosignReview";
 import type { DecisionInfo } from "../bindings/DecisionInfo";
+import type { DiffLine } from "../bindings/DiffLine";
 import type { EditPreview } from "../bindings/EditPreview";
 import type { ErrorCode } from "../bindings/ErrorCode";
 import type { HistoryEntry } from "../bindings/HistoryEntry";
@@ -74,6 +75,13 @@ export const listHistory = () => call<HistoryEntry[]>("list_history");
 
 /** One draft with its risk, review and decision. */
 export const getAction = (id: string) => call<ActionDetail>("get_action", { id });
+
+/**
+ * Lines `[from, to)` (at most 5,000) of the outlined diff of draft `id` (`TextDiff.outline`),
+ * whose digest the window shows; Rust refuses another digest (`conflict`).
+ */
+export const diffLines = (id: string, digest: string, from: number, to: number) =>
+  call<DiffLine[]>("get_diff_lines", { id, digest, from, to });
 
 /** Approves the draft whose digest the reviewer saw; Rust refuses a different digest. */
 export const approve = (id: string, actionDigest: string) =>

@@ -1,5 +1,6 @@
 import type { DiffLine } from "../bindings/DiffLine";
 import type { Hunk } from "../bindings/Hunk";
+import type { TextDiff } from "../bindings/TextDiff";
 
 /** One row of a side-by-side diff: the old line on the left, the new one on the right. */
 export type SplitRow = { left: DiffLine | null; right: DiffLine | null };
@@ -118,3 +119,40 @@ export function rowWindow(count: number, rowHeight: number, scrollTop: number, h
   const last = Math.ceil((Math.max(0, scrollTop) + height) / rowHeight);
   return [Math.max(0, Math.min(count, first - overscan)), Math.min(count, last + overscan)];
 }
+
+/** A line of an outlined diff before its text is fetched: tag, numbers and its global index. */
+export type StubLine = DiffLine & { index: number };
+
+const NO_SEGMENTS: DiffLine["segments"] = [];
+
+/**
+ * The hunks of `diff` with lines to lay out: its own lines, or for an outlined diff (`outline`,
+ * sent instead of the text of a large diff) one {@link StubLine} per line, numbered from each
+ * hunk's starts as the tags say (context counts on both sides, `+` on the new, `-` on the old).
+ */
+export function layoutHunks(diff: TextDiff): Hunk[] {
+  const outline = diff.outline;
+  if (!outline) return diff.hunks;
+  return outline.map((o, hi) => {
+    let oldLine = o.old_start;
+    let newLine = o.new_start;
+    const lines: StubLine[] = new Array(o.tags.length);
+    for (let i = 0; i < o.tags.length; i++) {
+      const c = o.tags.charCodeAt(i);
+      const index = o.first + i;
+      if (c === 43 /* + */) lines[i] = { tag: "added", old_line: null, new_line: newLine++, segments: NO_SEGMENTS, index };
+      else if (c === 45 /* - */) lines[i] = { tag: "removed", old_line: oldLine++, new_line: null, segments: NO_SEGMENTS, index };
+      else lines[i] = { tag: "context", old_line: oldLine++, new_line: newLine++, segments: NO_SEGMENTS, index };
+    }
+    return { header: diff.hunks[hi]?.header ?? "", lines };
+  });
+}
+
+/** Lines per page fetched for an outlined diff. */
+export const PAGE_LINES = 500;
+
+/** Pages kept in the window for an outlined diff (the rest are fetched again when needed). */
+export const PAGES_KEPT = 40;
+
+/** The global line index of `l` when it is a stub of an outlined diff. */
+export const stubIndex = (l: DiffLine): number | undefined => (l as Partial<StubLine>).index;
