@@ -7,6 +7,7 @@ import { PrincipalTable, type GrantFlags } from "./PrincipalTable";
 import { RequestView } from "./RequestView";
 import { SafeText } from "./SafeText";
 import { TextDiffView } from "./TextDiffView";
+import { languageOf } from "../lib/syntax";
 import type { DiffFocus } from "../lib/locate";
 
 /** Raw Markdown by default; the sanitised preview only on request. */
@@ -48,7 +49,7 @@ export function ChangeView({ change, grantFlags, markdown, focus, grantPointers,
           {!change.before_known && (
             <p className="note">No current content given; shown as new.</p>
           )}
-          <TextDiffView diff={change.diff} focus={focus} fetchLines={fetchLines} />
+          <TextDiffView diff={change.diff} focus={focus} fetchLines={fetchLines} lang={markdown === undefined ? languageOf(change.label) : null} />
         </>
       );
     case "json":
@@ -57,7 +58,7 @@ export function ChangeView({ change, grantFlags, markdown, focus, grantPointers,
           <p className="change-label">
             Tool <code><SafeText text={change.label} inline /></code>
           </p>
-          <TextDiffView diff={change.diff} focus={focus} fetchLines={fetchLines} />
+          <TextDiffView diff={change.diff} focus={focus} fetchLines={fetchLines} lang="json" />
         </>
       );
     case "principals":

@@ -1,9 +1,10 @@
-import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState, type ReactNode } from "react";
+import { createContext, memo, useContext, useEffect, useLayoutEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import type { DiffLine } from "../bindings/DiffLine";
 import type { TextDiff } from "../bindings/TextDiff";
 import type { Hunk } from "../bindings/Hunk";
 import { diffRows, foldRanges, layoutHunks, PAGE_LINES, PAGES_KEPT, ROW_HEIGHT, rowWindow, stubIndex, VIRTUALISE_ABOVE, type DiffRow } from "../lib/diffview";
 import type { DiffFocus } from "../lib/locate";
+import { tokenize } from "../lib/syntax";
 import { SafeText } from "./SafeText";
 
 const GUTTER = { added: "+", removed: "-", context: " " } as const;
@@ -14,13 +15,35 @@ const FALLBACK_VIEWPORT = 600;
 /** UTF-16 columns `[start, end)` of a line's text to mark (a located risk factor). */
 type Mark = readonly [number, number];
 
+/** The grammar the diff's lines are highlighted with (see lib/syntax), null for plain text. */
+const Language = createContext<string | null>(null);
+
+/** Text with syntax highlighting: the grammar's tokens as spans, each text through SafeText. */
+function Code({ text }: { text: string }) {
+  const lang = useContext(Language);
+  const tokens = useMemo(() => tokenize(text, lang), [text, lang]);
+  return (
+    <>
+      {tokens.map((t, i) =>
+        t.cls ? (
+          <span key={i} className={t.cls}>
+            <SafeText text={t.text} />
+          </span>
+        ) : (
+          <SafeText key={i} text={t.text} />
+        ),
+      )}
+    </>
+  );
+}
+
 function Segment({ text, emphasized }: { text: string; emphasized?: boolean }) {
   return emphasized ? (
     <mark className="diff-emph">
-      <SafeText text={text} />
+      <Code text={text} />
     </mark>
   ) : (
-    <SafeText text={text} />
+    <Code text={text} />
   );
 }
 
@@ -166,8 +189,11 @@ export const TextDiffView = memo(function TextDiffView({
   diff,
   focus,
   fetchLines,
+  lang = null,
 }: {
   diff: TextDiff;
+  /** Grammar for syntax highlighting (`languageOf` in lib/syntax); null for plain text. */
+  lang?: string | null;
   focus?: DiffFocus | null;
   /** Fetches lines `[from, to)` of an outlined diff (`diff.outline`): the text of the rows in view. */
   fetchLines?: (from: number, to: number) => Promise<DiffLine[]>;
@@ -359,54 +385,56 @@ export const TextDiffView = memo(function TextDiffView({
   );
 
   return (
-    <div className="diff" ref={box} data-testid="diff" data-mode={mode} data-rows={rows.length} data-virtual={virtual || undefined}>
-      <div className="diff-toolbar">
-        <div className="diff-stats">
-          <span className="diff-stat-added">+{diff.added}</span>{" "}
-          <span className="diff-stat-removed">−{diff.removed}</span>
+    <Language.Provider value={lang}>
+      <div className="diff" ref={box} data-testid="diff" data-mode={mode} data-rows={rows.length} data-virtual={virtual || undefined}>
+        <div className="diff-toolbar">
+          <div className="diff-stats">
+            <span className="diff-stat-added">+{diff.added}</span>{" "}
+            <span className="diff-stat-removed">−{diff.removed}</span>
+          </div>
+          <span className="diff-modes" role="group" aria-label="Diff layout">
+            <button
+              type="button"
+              className={mode === "unified" ? "btn btn-small is-active" : "btn btn-ghost btn-small"}
+              aria-pressed={mode === "unified"}
+              data-testid="diff-mode-unified"
+              onClick={() => setMode("unified")}
+            >
+              Unified
+            </button>
+            <button
+              type="button"
+              className={mode === "split" ? "btn btn-small is-active" : "btn btn-ghost btn-small"}
+              aria-pressed={mode === "split"}
+              data-testid="diff-mode-split"
+              onClick={() => setMode("split")}
+            >
+              Side by side
+            </button>
+          </span>
         </div>
-        <span className="diff-modes" role="group" aria-label="Diff layout">
-          <button
-            type="button"
-            className={mode === "unified" ? "btn btn-small is-active" : "btn btn-ghost btn-small"}
-            aria-pressed={mode === "unified"}
-            data-testid="diff-mode-unified"
-            onClick={() => setMode("unified")}
+        {pageError && (
+          <p className="note warn" data-testid="diff-page-error" role="alert">
+            <SafeText text={`Some lines of this diff are not shown: ${pageError}.`} inline />
+          </p>
+        )}
+        {diff.hunks.length === 0 ? (
+          <p className="empty">No changes: the new text equals the current text.</p>
+        ) : virtual ? (
+          <div
+            className="diff-scroll diff-virtual"
+            ref={scroller}
+            data-testid="diff-scroll"
+            tabIndex={0}
+            aria-label={`${rows.length} diff rows`}
+            onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}
           >
-            Unified
-          </button>
-          <button
-            type="button"
-            className={mode === "split" ? "btn btn-small is-active" : "btn btn-ghost btn-small"}
-            aria-pressed={mode === "split"}
-            data-testid="diff-mode-split"
-            onClick={() => setMode("split")}
-          >
-            Side by side
-          </button>
-        </span>
+            {table}
+          </div>
+        ) : (
+          table
+        )}
       </div>
-      {pageError && (
-        <p className="note warn" data-testid="diff-page-error" role="alert">
-          <SafeText text={`Some lines of this diff are not shown: ${pageError}.`} inline />
-        </p>
-      )}
-      {diff.hunks.length === 0 ? (
-        <p className="empty">No changes: the new text equals the current text.</p>
-      ) : virtual ? (
-        <div
-          className="diff-scroll diff-virtual"
-          ref={scroller}
-          data-testid="diff-scroll"
-          tabIndex={0}
-          aria-label={`${rows.length} diff rows`}
-          onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}
-        >
-          {table}
-        </div>
-      ) : (
-        table
-      )}
-    </div>
+    </Language.Provider>
   );
 });

@@ -67,6 +67,9 @@ function pairs(theme: "light" | "dark"): [string, string, string][] {
     ["critical", "del-bg", "- gutter"],
     ["hidden-text", "hidden-bg", "hidden-character badge"],
     ["hidden-bg", "surface", "hidden-characters flag in the queue"],
+    ...["keyword", "string", "comment", "number", "property", "function"].flatMap((k): [string, string, string][] =>
+      ["surface", "add-bg", "del-bg", "add-emph", "del-emph"].map((bg): [string, string, string] => [`syn-${k}`, bg, `${k} token on ${bg}`]),
+    ),
     ["text", "warn-bg", "warning note"],
     ["text", "error-bg", "error banner"],
   ];
