@@ -7,7 +7,6 @@
 
 use std::net::IpAddr;
 
-use super::exposure::EMAIL;
 use super::{RiskContext, Scorer};
 use crate::action::{Action, Payload};
 
@@ -145,25 +144,13 @@ fn advice(body: &str, s: &mut Scorer) {
 }
 
 fn recipients(action: &Action, ctx: &RiskContext, s: &mut Scorer) {
-    if action.payload.get("arguments").is_none() {
-        return;
-    }
-    for (pointer, key, text) in super::strings(&action.payload, "/payload") {
-        if !key.is_some_and(is_recipient_key) {
-            continue;
-        }
-        for m in EMAIL.find_iter(text) {
-            let Some((_, domain)) = m.as_str().rsplit_once('@') else {
-                continue;
-            };
-            if ctx.is_internal_domain(domain) == Some(false) {
-                s.add_span(
-                    "audience.outside_recipient",
-                    40,
-                    format!("addressed to `{}`, outside the organisation", m.as_str()),
-                    pointer.clone(),
-                    m.range(),
-                );
+    for r in super::recipient::find(action) {
+        let Some(domain) = &r.domain else { continue };
+        if ctx.is_internal_domain(domain) == Some(false) {
+            let reason = format!("addressed to `{}`, outside the organisation", r.value);
+            match r.span {
+                Some(span) => s.add_span("audience.outside_recipient", 40, reason, r.pointer, span),
+                None => s.add("audience.outside_recipient", 40, reason, r.pointer),
             }
         }
     }

@@ -13,6 +13,7 @@
 //! - [`audience`]: broad or external audiences, recipients and hosts outside the organisation;
 //! - [`shell`], [`sql`], [`tool`]: destructive or irreversible effects (parsed, not grepped);
 //! - [`size`]: blast radius (recipients, principals, size of the change);
+//! - [`recipient`]: who messages and transfers go to (shared by the detectors and the impact);
 //! - [`novelty`]: first contact with a target, recipient or host; bursts;
 //! - [`hidden`]: bidirectional and invisible characters;
 //! - [`injection`]: instructions addressed to an AI agent planted in content.
@@ -29,6 +30,7 @@ pub mod exposure;
 pub mod hidden;
 pub mod injection;
 pub mod novelty;
+pub mod recipient;
 pub mod shell;
 pub mod size;
 pub mod sql;
