@@ -1,12 +1,20 @@
 //! What the detail view shows for an action: the change (a diff suited to the kind) and the
 //! impact (who or what is affected).
+//!
+//! Issue #5 (review desk) asks of the impact: for messages and transfers, each recipient
+//! flagged as known, new or external ([`crate::risk::recipient`], judged with the
+//! [`RiskContext`] the broker holds: the policy's organisation domains and the agent's approved
+//! history); for shell, each command of the pipeline with its effect ([`crate::risk::shell`],
+//! the same classification as the score).
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::action::{Action, Grant, Payload};
 use crate::diff::{PrincipalDiff, TextDiff};
-use crate::risk::Risk;
+use crate::risk::recipient::Recipient;
+use crate::risk::shell::Step;
+use crate::risk::{Risk, RiskContext};
 use crate::spot::Spot;
 
 /// The change an action makes, shaped for its kind.
@@ -101,11 +109,102 @@ pub struct Review {
     pub spots: Vec<Spot>,
 }
 
-/// [`review`] with the [`Spot`]s of `risk` (the action's risk, as shown beside the review).
+/// [`review`] with the [`Spot`]s of `risk` (the action's risk, as shown beside the review),
+/// knowing nothing of the organisation or the agent's history (recipients' statuses say so).
 pub fn review_scored(action: &Action, risk: &Risk) -> Review {
-    let mut r = review(action);
+    review_with(action, risk, &RiskContext::default())
+}
+
+/// [`review_scored`] judging recipients with `ctx`: `external` when outside
+/// `ctx.org_domains`, else `known` when in `ctx.history`'s `approved_counterparts`, `new`
+/// otherwise. Only `org_domains` and `history.approved_counterparts` are read; with no
+/// domains or no history each recipient says what could not be judged.
+pub fn review_with(action: &Action, risk: &Risk, ctx: &RiskContext) -> Review {
+    let mut r = review_in(action, ctx);
     r.spots = crate::spot::spots(action, &r.change, risk);
     r
+}
+
+/// Most recipients listed one by one; one more item sums up the rest.
+pub const MAX_RECIPIENTS: usize = 100;
+
+/// The impact item of one recipient: `value — status`, flagged when external or new.
+fn recipient_item(r: &Recipient, ctx: &RiskContext) -> ImpactItem {
+    let (status, flagged) = recipient_status(r, ctx);
+    item("Recipient", format!("{} — {status}", r.value), flagged).at(&r.pointer)
+}
+
+/// A recipient's status and whether it is flagged; see [`review_with`].
+fn recipient_status(r: &Recipient, ctx: &RiskContext) -> (String, bool) {
+    let side = r.domain.as_deref().map(|d| ctx.is_internal_domain(d));
+    if side == Some(Some(false)) {
+        return ("external".into(), true);
+    }
+    let mut parts = Vec::new();
+    let mut flagged = false;
+    match &ctx.history {
+        Some(h) if h.approved_counterparts.contains(&r.counterpart) => parts.push("known".into()),
+        Some(_) => {
+            parts.push("new".to_owned());
+            flagged = true;
+        }
+        None => parts.push("history not looked up".into()),
+    }
+    if side == Some(None) {
+        parts.push("inside or outside unknown: no organisation domains configured".into());
+    }
+    (parts.join("; "), flagged)
+}
+
+/// The recipients of `action` as impact items (at most [`MAX_RECIPIENTS`], then a summary).
+fn recipient_items(action: &Action, ctx: &RiskContext) -> Vec<ImpactItem> {
+    let found = crate::risk::recipient::find(action);
+    let mut items: Vec<ImpactItem> = found.iter().map(|r| recipient_item(r, ctx)).collect();
+    if items.len() > MAX_RECIPIENTS {
+        let rest = items.split_off(MAX_RECIPIENTS);
+        let flagged = rest.iter().filter(|i| i.flagged).count();
+        items.push(item(
+            "More recipients",
+            format!(
+                "{} more, {flagged} of them external or new: the change shows them all",
+                rest.len()
+            ),
+            flagged > 0,
+        ));
+    }
+    items
+}
+
+/// One impact item per shell command ([`crate::risk::shell::steps`]): label `Command N` and
+/// its place (`pipeline 2 of 2`, `if the previous succeeds (&&)`, …), value the command and
+/// its effects, flagged when an effect is a risk factor.
+fn step_items(steps: &[Step], pointer: &str) -> Vec<ImpactItem> {
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut label = format!("Command {}", i + 1);
+            for p in &s.place {
+                label.push_str(" · ");
+                label.push_str(p);
+            }
+            let effects = if s.effects.is_empty() {
+                "effect not recognised".to_owned()
+            } else {
+                s.effects
+                    .iter()
+                    .map(|e| e.reason.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            let value = if s.command.is_empty() {
+                effects
+            } else {
+                format!("{} — {effects}", s.command)
+            };
+            item(&label, value, s.flagged()).at(pointer)
+        })
+        .collect()
 }
 
 fn item(label: &str, value: impl Into<String>, flagged: bool) -> ImpactItem {
@@ -121,8 +220,13 @@ fn pretty(v: &serde_json::Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
 }
 
-/// Builds the review of a valid action; an invalid payload yields its raw JSON.
+/// Builds the review of a valid action; an invalid payload yields its raw JSON. Recipients are
+/// listed without the organisation's domains or history ([`review_with`] has them).
 pub fn review(action: &Action) -> Review {
+    review_in(action, &RiskContext::default())
+}
+
+fn review_in(action: &Action, ctx: &RiskContext) -> Review {
     let Ok(payload) = action.typed() else {
         return Review {
             spots: Vec::new(),
@@ -214,14 +318,8 @@ pub fn review(action: &Action) -> Review {
             }
         }
         Payload::ShellExec(s) => {
-            let mut impact = vec![item(
-                "Runs",
-                s.argv
-                    .as_ref()
-                    .and_then(|a| a.first().cloned())
-                    .unwrap_or_else(|| "/bin/sh -c (script)".into()),
-                s.script.is_some(),
-            )];
+            let pointer = crate::risk::shell::pointer_of(&s);
+            let mut impact = step_items(&crate::risk::shell::steps(&s), pointer);
             impact.push(
                 item(
                     "In",
@@ -253,17 +351,19 @@ pub fn review(action: &Action) -> Review {
                 .ok()
                 .and_then(|u| u.host_str().map(str::to_owned))
                 .unwrap_or_default();
+            let mut impact = vec![
+                item("Host", host, false).at("/payload/url"),
+                item(
+                    "Method",
+                    h.method.clone(),
+                    !matches!(h.method.as_str(), "GET" | "HEAD"),
+                )
+                .at("/payload/method"),
+            ];
+            impact.extend(recipient_items(action, ctx));
             Review {
                 spots: Vec::new(),
-                impact: vec![
-                    item("Host", host, false).at("/payload/url"),
-                    item(
-                        "Method",
-                        h.method.clone(),
-                        !matches!(h.method.as_str(), "GET" | "HEAD"),
-                    )
-                    .at("/payload/method"),
-                ],
+                impact,
                 change: Change::Request {
                     method: h.method,
                     url: h.url,
@@ -292,6 +392,18 @@ pub fn review(action: &Action) -> Review {
                     "read-only (readOnlyHint; not verified)",
                     true,
                 ));
+            }
+            impact.extend(recipient_items(action, ctx));
+            // An MCP shell tool's command line (`{"command": "rm -rf …"}`), as the score reads it.
+            for (pointer, key, text) in crate::risk::strings(&t.arguments, "/payload/arguments") {
+                if key.is_some_and(crate::risk::tool::is_command_key)
+                    && !crate::risk::sql::looks_like_sql(text)
+                {
+                    impact.extend(step_items(
+                        &crate::risk::shell::script_steps(text),
+                        &pointer,
+                    ));
+                }
             }
             Review {
                 spots: Vec::new(),

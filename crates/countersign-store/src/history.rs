@@ -1,5 +1,6 @@
 //! History facts for the risk score's novelty detector: has this agent acted on this target,
-//! addressed these recipients or hosts, and how fast is it submitting compared to usual.
+//! addressed these recipients or hosts, and how fast is it submitting compared to usual; and
+//! for the impact panel, which recipients were in its approved drafts (`known`).
 
 use countersign_core::risk::novelty::History;
 
@@ -13,6 +14,7 @@ pub(crate) fn history_facts(
     (prior, first, last): (i64, Option<i64>, Option<i64>),
     target_seen: bool,
     new_counterparts: Vec<String>,
+    approved_counterparts: Vec<String>,
     last_minute: i64,
 ) -> History {
     let minutes = match (first, last) {
@@ -23,6 +25,7 @@ pub(crate) fn history_facts(
         prior_drafts: u64::try_from(prior).unwrap_or(0),
         target_seen,
         new_counterparts,
+        approved_counterparts,
         last_minute: u32::try_from(last_minute).unwrap_or(u32::MAX),
         usual_per_minute_x100: u32::try_from(prior * 100 / minutes).unwrap_or(u32::MAX),
     }
@@ -31,7 +34,8 @@ pub(crate) fn history_facts(
 impl Store {
     /// What the store knows about `agent_id`'s past, before the draft being scored: its draft
     /// count, whether it acted on `target` before, which of `counterparts` (lower-case
-    /// recipients and hosts) it never addressed ([`Store::record_counterparts`]), its drafts in the minute
+    /// recipients and hosts) it never addressed ([`Store::record_counterparts`]) and which it
+    /// had approved up to `now` ([`Store::approved_counterparts`]), its drafts in the minute
     /// before `now`, and its usual rate (drafts per active minute, × 100).
     ///
     /// # Errors
@@ -72,10 +76,14 @@ impl Store {
             rusqlite::params![agent_id, now - 60],
             |r| r.get(0),
         )?;
+        drop(seen);
+        drop(conn);
+        let approved = self.approved_counterparts(agent_id, counterparts, now + 1)?;
         Ok(history_facts(
             (prior, first, last),
             target_seen,
             new_counterparts,
+            approved,
             last_minute,
         ))
     }
@@ -104,5 +112,69 @@ impl Store {
             insert.execute(rusqlite::params![agent_id, c, at])?;
         }
         Ok(())
+    }
+
+    /// Remembers that a draft of `agent_id` addressing `counterparts` (lower-case recipients
+    /// and hosts, [`countersign_core::risk::novelty::counterparts`] of the action as signed)
+    /// was approved at `at` (Unix seconds). The first approval of each is kept.
+    ///
+    /// # Errors
+    /// SQLite or PostgreSQL errors.
+    pub fn record_approved_counterparts(
+        &self,
+        agent_id: &str,
+        counterparts: &[String],
+        at: i64,
+    ) -> Result<()> {
+        if counterparts.is_empty() {
+            return Ok(());
+        }
+        let conn = match self.sqlite() {
+            Ok(db) => db.write(),
+            Err(pg) => return pg.record_approved_counterparts(agent_id, counterparts, at),
+        };
+        let mut upsert = conn.prepare_cached(
+            "INSERT INTO agent_counterparts (agent_id, counterpart, first_seen, approved_at) \
+             VALUES (?1, ?2, ?3, ?3) ON CONFLICT (agent_id, counterpart) \
+             DO UPDATE SET approved_at = COALESCE(approved_at, excluded.approved_at)",
+        )?;
+        for c in counterparts {
+            upsert.execute(rusqlite::params![agent_id, c, at])?;
+        }
+        Ok(())
+    }
+
+    /// Which of `counterparts` (lower case, as recorded) were in a draft of `agent_id`
+    /// approved before `before` (Unix seconds, exclusive), in the order given: one indexed
+    /// lookup each (SQLite) or one query (PostgreSQL).
+    ///
+    /// # Errors
+    /// SQLite or PostgreSQL errors.
+    pub fn approved_counterparts(
+        &self,
+        agent_id: &str,
+        counterparts: &[String],
+        before: i64,
+    ) -> Result<Vec<String>> {
+        if counterparts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let conn = match self.sqlite() {
+            Ok(db) => db.read(),
+            Err(pg) => return pg.approved_counterparts(agent_id, counterparts, before),
+        };
+        let mut approved = conn.prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM agent_counterparts \
+             WHERE agent_id = ?1 AND counterpart = ?2 AND approved_at < ?3)",
+        )?;
+        let mut out = Vec::new();
+        for c in counterparts {
+            let yes: bool =
+                approved.query_row(rusqlite::params![agent_id, c, before], |r| r.get(0))?;
+            if yes {
+                out.push(c.clone());
+            }
+        }
+        Ok(out)
     }
 }

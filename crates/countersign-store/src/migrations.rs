@@ -138,6 +138,11 @@ const MIGRATIONS: &[&str] = &[
         until       INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 8: when each recipient or host was first in one of the agent's approved drafts (NULL:
+    // never), so the impact panel tells a known recipient from a new one.
+    r#"
+    ALTER TABLE agent_counterparts ADD COLUMN approved_at INTEGER;
+    "#,
 ];
 pub(crate) fn apply(conn: &mut Connection) -> Result<()> {
     // IMMEDIATE before reading the version: two processes opening a new file take turns

@@ -16,6 +16,10 @@ pub struct History {
     pub target_seen: bool,
     /// Recipients and hosts of this draft ([`counterparts`]) the agent never addressed before.
     pub new_counterparts: Vec<String>,
+    /// Recipients and hosts of this draft ([`counterparts`]) the agent addressed in a draft
+    /// that was approved (as signed, edits included) before the cut-off the caller chose: the
+    /// impact panel calls them `known`, every other recipient `new`.
+    pub approved_counterparts: Vec<String>,
     /// Drafts the agent submitted in the last 60 seconds, this one excluded.
     pub last_minute: u32,
     /// The agent's usual drafts per minute over its history (drafts / minutes active), × 100.
@@ -25,27 +29,28 @@ pub struct History {
 /// Fewer prior drafts than this: too little history to call anything new.
 const MIN_HISTORY: u64 = 5;
 
-/// E-mail recipients in recipient-like arguments, lower case, deduplicated.
+/// E-mail recipients of the action ([`super::recipient::find`]), lower case, deduplicated.
 pub fn recipients(action: &Action) -> Vec<String> {
-    let mut out: Vec<String> = super::strings(&action.payload, "/payload")
+    let mut out: Vec<String> = super::recipient::find(action)
         .into_iter()
-        .filter(|(_, k, _)| k.is_some_and(super::audience::is_recipient_key))
-        .flat_map(|(_, _, t)| {
-            super::exposure::EMAIL
-                .find_iter(t)
-                .map(|m| m.as_str().to_ascii_lowercase())
-                .collect::<Vec<_>>()
-        })
+        .filter(|r| r.domain.is_some())
+        .map(|r| r.counterpart)
         .collect();
     out.sort();
     out.dedup();
     out
 }
 
-/// The recipients and hosts a draft addresses: e-mail addresses in recipient-like arguments
+/// The recipients and hosts a draft addresses: every recipient ([`super::recipient::find`]:
+/// e-mail addresses, names, handles and accounts, as [`super::recipient::Recipient::counterpart`])
 /// and the host of an HTTP request, lower case.
 pub fn counterparts(action: &Action) -> Vec<String> {
-    let mut out = recipients(action);
+    let mut out: Vec<String> = super::recipient::find(action)
+        .into_iter()
+        .map(|r| r.counterpart)
+        .collect();
+    out.sort();
+    out.dedup();
     if let Ok(Payload::HttpRequest(h)) = action.typed() {
         if let Some(host) = url::Url::parse(&h.url)
             .ok()

@@ -6,6 +6,7 @@ mod diff;
 mod digest;
 mod drafts;
 mod dsse;
+mod impact;
 mod policy;
 mod properties;
 mod read_only_policy;

@@ -188,6 +188,10 @@ const MIGRATIONS: &[&str] = &[
         until       BIGINT NOT NULL
     );
 "#,
+    // 3: when each recipient or host was first approved (SQLite's migration 8).
+    r#"
+    ALTER TABLE agent_counterparts ADD COLUMN approved_at BIGINT;
+"#,
 ];
 
 /// The pool of one PostgreSQL store.

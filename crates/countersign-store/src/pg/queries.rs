@@ -377,12 +377,44 @@ impl Postgres {
                     &[&agent_id, &(now - 60)],
                 )?
                 .try_get(0)?;
+            let approved = approved_in(c, agent_id, counterparts, now + 1)?;
             Ok(history_facts(
                 counts,
                 target_seen,
                 new_counterparts,
+                approved,
                 last_minute,
             ))
+        })
+    }
+
+    pub(crate) fn approved_counterparts(
+        &self,
+        agent_id: &str,
+        counterparts: &[String],
+        before: i64,
+    ) -> Result<Vec<String>> {
+        self.with(|c| approved_in(c, agent_id, counterparts, before))
+    }
+
+    pub(crate) fn record_approved_counterparts(
+        &self,
+        agent_id: &str,
+        counterparts: &[String],
+        at: i64,
+    ) -> Result<()> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            for counterpart in counterparts {
+                tx.execute(
+                    "INSERT INTO agent_counterparts (agent_id, counterpart, first_seen, approved_at) \
+                     VALUES ($1, $2, $3, $3) ON CONFLICT (agent_id, counterpart) \
+                     DO UPDATE SET approved_at = \
+                     COALESCE(agent_counterparts.approved_at, excluded.approved_at)",
+                    &[&agent_id, counterpart, &at],
+                )?;
+            }
+            Ok(tx.commit()?)
         })
     }
 
@@ -612,4 +644,31 @@ impl Postgres {
             Ok(true)
         })
     }
+}
+
+/// Which of `counterparts` `agent_id` had in a draft approved before `before` (exclusive), in
+/// the order given: one query.
+fn approved_in(
+    c: &mut postgres::Client,
+    agent_id: &str,
+    counterparts: &[String],
+    before: i64,
+) -> Result<Vec<String>> {
+    if counterparts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let approved: Vec<String> = c
+        .query(
+            "SELECT counterpart FROM agent_counterparts \
+             WHERE agent_id = $1 AND counterpart = ANY($2) AND approved_at < $3",
+            &[&agent_id, &counterparts, &before],
+        )?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    Ok(counterparts
+        .iter()
+        .filter(|c| approved.contains(c))
+        .cloned()
+        .collect())
 }

@@ -40,6 +40,7 @@ on_both_backends!(
     tokens_are_stored_as_hashes_and_agent_names_are_unique,
     the_queue_keeps_pending_drafts_and_lists_in_filing_order,
     history_and_novelty_facts_follow_what_the_agent_did,
+    known_counterparts_are_those_first_approved_before_the_cutoff_and_only_this_agents,
     team_state_rosters_challenges_sessions_and_claims_behave_alike,
 );
 
@@ -379,6 +380,51 @@ fn the_queue_keeps_pending_drafts_and_lists_in_filing_order(s: Store) {
     assert_eq!(
         (sum.id.as_str(), sum.kind, sum.score),
         (full[0].id.as_str(), full[0].action.kind, full[0].risk.score)
+    );
+}
+
+fn known_counterparts_are_those_first_approved_before_the_cutoff_and_only_this_agents(s: Store) {
+    let agent = s.add_agent("bot", &new_token(), 1).unwrap();
+    let other = s.add_agent("other", &new_token(), 1).unwrap();
+    let all: Vec<String> = ["c@x.org", "b@x.org", "a@x.org"].map(String::from).into();
+    s.record_counterparts(&agent.id, &all[1..], 100).unwrap();
+    assert!(
+        s.approved_counterparts(&agent.id, &all, i64::MAX)
+            .unwrap()
+            .is_empty(),
+        "addressed in a draft is not approved"
+    );
+    s.record_approved_counterparts(&agent.id, &["a@x.org".into(), "c@x.org".into()], 200)
+        .unwrap();
+    s.record_approved_counterparts(&agent.id, &["a@x.org".into()], 300)
+        .unwrap();
+    assert_eq!(
+        s.approved_counterparts(&agent.id, &all, i64::MAX).unwrap(),
+        ["c@x.org", "a@x.org"],
+        "the approved ones, in the order asked"
+    );
+    assert!(
+        s.approved_counterparts(&agent.id, &all, 200)
+            .unwrap()
+            .is_empty(),
+        "the cut-off is exclusive"
+    );
+    assert_eq!(
+        s.approved_counterparts(&agent.id, &all, 201).unwrap(),
+        ["c@x.org", "a@x.org"],
+        "a later approval does not move the first one"
+    );
+    assert!(
+        s.approved_counterparts(&other.id, &all, i64::MAX)
+            .unwrap()
+            .is_empty(),
+        "another agent's approvals are not this one's"
+    );
+    let h = s.agent_history(&agent.id, "host://a", &all, 250).unwrap();
+    assert_eq!(h.approved_counterparts, ["c@x.org", "a@x.org"]);
+    assert!(
+        h.new_counterparts.is_empty(),
+        "an approved recipient was addressed: {h:?}"
     );
 }
 

@@ -98,6 +98,9 @@ pub(super) fn pipeline_effects(w: &Walk) -> Vec<(usize, Effect)> {
             .rposition(runner)
             .filter(|r| download.is_some_and(|d| *r > d));
         for (pos, i) in stages.iter().enumerate().skip(1) {
+            if runner(i) && !inline_code(&w.commands[*i]) {
+                out.push((*i, Effect::note("runs the code it reads from the pipe")));
+            }
             if Some(pos) == remote {
                 out.push((
                     *i,
@@ -107,8 +110,6 @@ pub(super) fn pipeline_effects(w: &Walk) -> Vec<(usize, Effect)> {
                         "pipes a download into a shell".into(),
                     ),
                 ));
-            } else if runner(i) && !inline_code(&w.commands[*i]) {
-                out.push((*i, Effect::note("runs the code it reads from the pipe")));
             }
         }
     }
