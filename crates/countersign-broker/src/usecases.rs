@@ -15,6 +15,7 @@ use countersign_core::decision::{
 };
 use countersign_core::digest::action_digest;
 use countersign_core::policy::{LoadedPolicy, Requirement};
+use countersign_core::review::Review;
 use countersign_core::{review, risk, ApproverKey, Envelope, Risk, RiskLevel};
 use countersign_store::{ActionRow, AgentRow, NewAction, NewDecision, Store, StoreError};
 use tokio::sync::broadcast;
@@ -582,9 +583,12 @@ impl Broker {
             decided_at: d.decided_at,
             envelope: d.envelope,
         });
+        // A decided draft's recipients are judged as they stood when it was decided (its own
+        // approval does not make them known); a pending one's by every approval so far.
+        let before = decision.as_ref().map_or(i64::MAX, |d| d.decided_at);
         Ok(ActionDetail {
             summary: summary_of(&row),
-            review: review::review_scored(&row.action, &row.risk),
+            review: self.review_of(&row.agent_id, &row.action, &row.risk, before),
             risk: row.risk.clone(),
             action_digest: row.action_digest.clone(),
             callback_url: row.callback_url.clone(),
@@ -656,7 +660,7 @@ impl Broker {
         let risk = self.score(edited);
         Ok(EditPreview {
             action_digest: action_digest(edited).to_string(),
-            review: review::review_scored(edited, &risk),
+            review: self.review_of(&row.agent_id, edited, &risk, i64::MAX),
             risk,
         })
     }
@@ -703,6 +707,30 @@ impl Broker {
             risk: &risk,
         };
         self.sign_and_record_as(&row, &signed, Status::Approved, Verdict::Approved, None, t)
+    }
+
+    /// The review of `action` (by agent `agent_id`, scored `risk`) as the detail view shows it:
+    /// recipients judged with the policy's domains and the agent's drafts approved before
+    /// `before` (Unix seconds, exclusive). When the store cannot say, recipients say
+    /// "history not looked up" rather than "new".
+    fn review_of(&self, agent_id: &str, action: &Action, risk: &Risk, before: i64) -> Review {
+        let mut ctx = self.risk_context();
+        let counterparts = risk::novelty::counterparts(action);
+        ctx.history = match self
+            .inner
+            .store
+            .approved_counterparts(agent_id, &counterparts, before)
+        {
+            Ok(approved) => Some(risk::novelty::History {
+                approved_counterparts: approved,
+                ..risk::novelty::History::default()
+            }),
+            Err(e) => {
+                tracing::warn!("looking up approved recipients: {e}");
+                None
+            }
+        };
+        review::review_with(action, risk, &ctx)
     }
 
     /// Scores an edit with the policy's context. The agent's history (novelty, bursts) is left
@@ -911,6 +939,19 @@ impl Broker {
                 other => BrokerError::Store(other),
             })?;
         crash::point(crash::DECIDE_AFTER_COMMIT);
+        if status == Status::Approved {
+            // The recipients of the action as signed (an edit's, not the draft's) become known
+            // to the impact panel. Bookkeeping only: a failure must not fail a committed decision,
+            // and it leaves them "new", the cautious side.
+            let counterparts = risk::novelty::counterparts(&body.action);
+            if let Err(e) =
+                self.inner
+                    .store
+                    .record_approved_counterparts(&row.agent_id, &counterparts, t)
+            {
+                tracing::warn!("recording approved recipients: {e}");
+            }
+        }
         self.publish(&row.id, status);
         if let Some(url) = &row.callback_url {
             crate::webhook::spawn_delivery(

@@ -99,7 +99,9 @@ pub fn review_cosign_request(bytes: &[u8], ctx: &RiskContext) -> Result<CosignRe
     let body = request.check().map_err(bad)?;
     let local = risk::score_with(&request.action, ctx);
     Ok(CosignReview {
-        review: review::review_scored(&request.action, &local),
+        // The organisation's domains judge the recipients; this machine has no history of the
+        // agent, so known or new is left open.
+        review: review::review_with(&request.action, &local, ctx),
         risk_mismatch: risk_mismatch(&request.risk, &local),
         risk: local,
         requested_by: format!("{} ({})", body.approver.name, body.approver.keyid),

@@ -9,6 +9,7 @@ mod decide;
 mod edit;
 mod fixture;
 mod hardening;
+mod impact;
 mod long_poll;
 mod novelty;
 mod openapi;
