@@ -84,6 +84,11 @@ pub struct ImpactItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub pointer: Option<String>,
+    /// A second, quieter line: where a shell command sits in its script, outermost first, e.g.
+    /// `in a subshell ( … ) · if the previous succeeds (&&)` or `pipeline 2 of 2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub note: Option<String>,
 }
 
 impl ImpactItem {
@@ -175,19 +180,16 @@ fn recipient_items(action: &Action, ctx: &RiskContext) -> Vec<ImpactItem> {
     items
 }
 
-/// One impact item per shell command ([`crate::risk::shell::steps`]): label `Command N` and
-/// its place (`pipeline 2 of 2`, `if the previous succeeds (&&)`, …), value the command and
-/// its effects, flagged when an effect is a risk factor.
+/// One impact item per shell command ([`crate::risk::shell::steps`]): label `Command N`, value
+/// the command and its effects (`rm -rf build — deletes recursively (`rm -rf`)`), note its
+/// place (`pipeline 2 of 2`, `if the previous succeeds (&&)`, …), flagged when an effect is a
+/// risk factor.
 fn step_items(steps: &[Step], pointer: &str) -> Vec<ImpactItem> {
     steps
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let mut label = format!("Command {}", i + 1);
-            for p in &s.place {
-                label.push_str(" · ");
-                label.push_str(p);
-            }
+            let label = format!("Command {}", i + 1);
             let effects = if s.effects.is_empty() {
                 "effect not recognised".to_owned()
             } else {
@@ -202,7 +204,11 @@ fn step_items(steps: &[Step], pointer: &str) -> Vec<ImpactItem> {
             } else {
                 format!("{} — {effects}", s.command)
             };
-            item(&label, value, s.flagged()).at(pointer)
+            let mut it = item(&label, value, s.flagged()).at(pointer);
+            if !s.place.is_empty() {
+                it.note = Some(s.place.join(" · "));
+            }
+            it
         })
         .collect()
 }
@@ -213,6 +219,7 @@ fn item(label: &str, value: impl Into<String>, flagged: bool) -> ImpactItem {
         value: value.into(),
         flagged,
         pointer: None,
+        note: None,
     }
 }
 

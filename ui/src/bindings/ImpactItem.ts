@@ -21,4 +21,9 @@ flagged: boolean,
  * `/payload/audience`, when it comes from one: the risk panel jumps here for a factor on
  * that field.
  */
-pointer?: string, };
+pointer?: string, 
+/**
+ * A second, quieter line: where a shell command sits in its script, outermost first, e.g.
+ * `in a subshell ( … ) · if the previous succeeds (&&)` or `pipeline 2 of 2`.
+ */
+note?: string, };
