@@ -51,6 +51,10 @@ pub fn counterparts(action: &Action) -> Vec<String> {
         .collect();
     out.sort();
     out.dedup();
+    // Only a request has a host; `typed` copies the payload, which may be megabytes.
+    if action.kind != crate::action::ActionKind::HttpRequest {
+        return out;
+    }
     if let Ok(Payload::HttpRequest(h)) = action.typed() {
         if let Some(host) = url::Url::parse(&h.url)
             .ok()

@@ -5,7 +5,7 @@
 //! and the impact panel, so a recipient the panel lists is one the score judged.
 //!
 //! - An e-mail address counts when any member it sits under is recipient-like
-//!   ([`is_recipient_key`](super::audience::is_recipient_key), or a name made of recipient
+//!   ([`super::audience::is_recipient_key`], or a name made of recipient
 //!   words such as `toAddresses`, `bccList`, `rcpt`): `{"message": {"to": [{"email": …}]}}` and
 //!   `{"to": [{"value": …}]}` both count.
 //! - A name, handle or account number (no e-mail address in it) counts when the member that

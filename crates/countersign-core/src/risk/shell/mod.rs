@@ -1,5 +1,5 @@
 //! Destructive or irreversible shell commands, found by parsing (brush-parser, bash grammar),
-//! not by grepping ([`walk`](self) follows lists, pipelines, compound commands, substitutions,
+//! not by grepping (the walk follows lists, pipelines, compound commands, substitutions,
 //! `bash -c`, `eval` and wrappers such as `sudo`, `xargs`, `find -exec`, `ssh host CMD`).
 //!
 //! One classification ([`Effect`]) serves both the risk score ([`detect`]) and the impact panel
@@ -207,11 +207,11 @@ fn steps_of(w: &Walk, whole: &str) -> Vec<Step> {
                 rest.len()
             ),
         }];
-        effects.extend(
-            rest.into_iter()
-                .flat_map(|s| s.effects)
-                .filter(Effect::dangerous),
-        );
+        for e in rest.into_iter().flat_map(|s| s.effects) {
+            if e.dangerous() && !effects.iter().any(|x| x.reason == e.reason) {
+                effects.push(e);
+            }
+        }
         out.push(Step {
             place: vec!["not listed one by one".into()],
             command: "…".into(),
