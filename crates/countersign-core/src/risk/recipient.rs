@@ -117,7 +117,35 @@ fn names_recipient(key: &str, transfer_tool: bool) -> bool {
     ) {
         return false;
     }
-    addresses(key) || payee(key, transfer_tool)
+    if payee(key, transfer_tool) || is_recipient_key(key) {
+        return true;
+    }
+    // `to_date`, `to_version`: a member starting with `to` holds a name only when the next
+    // word says it is someone (`toAddress`, `to_user`); e-mail addresses under it count anyway.
+    let words = identifier_words(key);
+    words.iter().any(|w| RECIPIENT_WORDS.contains(&w.as_str()))
+        || words
+            .windows(2)
+            .any(|p| p[1] == "to" && ADDRESSING_VERBS.contains(&p[0].as_str()))
+        || (words.len() > 1
+            && words[0] == "to"
+            && matches!(
+                words[1].as_str(),
+                "address"
+                    | "addresses"
+                    | "email"
+                    | "emails"
+                    | "user"
+                    | "users"
+                    | "list"
+                    | "phone"
+                    | "number"
+                    | "account"
+                    | "contact"
+                    | "contacts"
+                    | "name"
+                    | "names"
+            ))
 }
 
 /// `text` lower case with runs of white space as one space, trimmed.

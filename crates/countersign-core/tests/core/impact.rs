@@ -266,6 +266,7 @@ fn http_body(body: &str) -> Value {
 #[case::nested_header(email(json!({"message": {"headers": {"To": "eve@evil.io"}}})), known(&[]), "eve@evil.io — external", true, "/payload/arguments/message/headers/To")]
 #[case::nested_under_a_recipient_member(email(json!({"to": [{"value": {"addr": "eve@evil.io"}}]})), known(&[]), "eve@evil.io — external", true, "/payload/arguments/to/0/value/addr")]
 #[case::recipient_words(email(json!({"bccRecipients": ["eve@evil.io"]})), known(&[]), "eve@evil.io — external", true, "/payload/arguments/bccRecipients/0")]
+#[case::to_address_name(email(json!({"toAddress": "Alice Smith"})), known(&["alice smith"]), "Alice Smith — known", false, "/payload/arguments/toAddress")]
 #[case::payee(tool("make_payment", json!({"payee": "ACME Ltd", "amount": 100})), known(&["acme ltd"]), "ACME Ltd — known", false, "/payload/arguments/payee")]
 #[case::iban(tool("transfer_funds", json!({"iban": "DE89 3704 0044 0532 0130 00"})), known(&[]), "DE89 3704 0044 0532 0130 00 — new", true, "/payload/arguments/iban")]
 #[case::account_number(tool("wire", json!({"account": 12345678})), known(&[]), "12345678 — new", true, "/payload/arguments/account")]
@@ -296,6 +297,7 @@ fn each_recipient_is_known_new_or_external(
 #[case::address_in_the_body(email(json!({"to": "alice@example.com", "body": "or write to eve@evil.io"})))]
 #[case::an_account_of_a_non_transfer_tool(tool("list_buckets", json!({"account": "prod", "to": "alice@example.com"})))]
 #[case::a_user_name_argument(tool("get_profile", json!({"user": "bob", "to": "alice@example.com"})))]
+#[case::a_to_date_is_no_recipient(tool("find_meetings", json!({"to_date": "2026-05-01", "to": "alice@example.com"})))]
 #[case::the_same_address_twice(email(json!({"to": ["alice@example.com", "ALICE@example.com"]})))]
 fn only_recipients_are_listed_each_once(#[case] draft: Value) {
     let items = recipients(draft, &known(&["alice@example.com"]));
