@@ -91,6 +91,9 @@ function Harness({ risk, review }: { risk: Risk; review: Review }) {
   return (
     <article ref={root}>
       <RiskPanel risk={risk} onLocate={locate} />
+      <ul data-testid="impact">
+        <li data-pointer="/payload/argv/2">Deletes /srv</li>
+      </ul>
       <section data-testid="change" data-pointer="/payload">
         <CommandView argv={["rm", "-rf", "/srv"]} script={null} cwd={null} env={[]} />
       </section>
@@ -118,6 +121,7 @@ describe("show where, for a factor outside any diff", () => {
       const located = document.querySelectorAll(".located");
       expect(located).toHaveLength(1);
       expect(located[0]!.getAttribute("data-pointer")).toBe("/payload/argv/2");
+      expect(located[0]!.closest("[data-testid='change']"), "the change's own element, not the impact line before it").not.toBeNull();
       expect(located[0]!.textContent).toContain("/srv");
       await act(async () => {
         vi.advanceTimersByTime(LOCATED_MS + 10);

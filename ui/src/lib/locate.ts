@@ -49,7 +49,12 @@ export function useLocate(root: RefObject<HTMLElement | null>, risk: Risk, revie
       if (!f || !el) return;
       const shown = [...el.querySelectorAll<HTMLElement>("[data-pointer]")];
       const best = bestPointer(f.pointer, shown.map((e) => e.dataset.pointer ?? ""));
-      const target = shown.find((e) => e.dataset.pointer === best) ?? el.querySelector<HTMLElement>("[data-testid='change']");
+      // The change itself before the impact panel when both show the field.
+      const matches = shown.filter((e) => e.dataset.pointer === best);
+      const target =
+        matches.find((e) => e.closest("[data-testid='change']") && e.dataset.testid !== "change") ??
+        matches[0] ??
+        el.querySelector<HTMLElement>("[data-testid='change']");
       if (!target) return;
       target.scrollIntoView?.({ block: "center" });
       target.classList.add("located");

@@ -31,10 +31,10 @@ describe("tokenize", () => {
     const tokens = tokenize(line, "json");
     expect(tokens.map((t) => t.text).join("")).toBe(line);
     const cls = (text: string) => tokens.find((t) => t.text === text)?.cls;
-    expect(cls('"grants"')).toContain("property");
-    expect(cls('"all-employees"')).toContain("string");
-    expect(cls("true")).toContain("boolean");
-    expect(cls("3")).toContain("number");
+    expect(cls('"grants"')).toBe("syn-property");
+    expect(cls('"all-employees"')).toBe("syn-string");
+    expect(cls("true")).toBe("syn-boolean");
+    expect(cls("3")).toBe("syn-number");
   });
 
   it("leaves text plain without a grammar, past the length limit, or for an unknown grammar", () => {
@@ -57,12 +57,12 @@ describe("highlighted diff lines", () => {
     const cell = container.querySelector(".diff-text")!;
     expect(cell.textContent).toBe(hostile);
     expect(cell.querySelectorAll("img, script"), "no element from the draft").toHaveLength(0);
-    expect(cell.querySelector(".token.tag"), "the tag is highlighted as a token").not.toBeNull();
+    expect(cell.querySelector(".syn-tag"), "the tag is highlighted as a token").not.toBeNull();
   });
 
   it("keep hidden characters visible as badges inside a token", () => {
     const { container } = render(<TextDiffView diff={diff('  "role": "ad\u200Bmin",')} lang="json" />);
-    const str = [...container.querySelectorAll(".token.string")].find((s) => s.textContent?.includes("ad"));
+    const str = [...container.querySelectorAll(".syn-string")].find((s) => s.textContent?.includes("ad"));
     expect(str, "the value is a string token").toBeDefined();
     expect(str!.querySelector(".hidden-char"), "the zero-width space is a badge inside it").not.toBeNull();
   });

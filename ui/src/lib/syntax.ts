@@ -82,7 +82,10 @@ export function languageOf(path: string): string | null {
   return BY_EXTENSION[name.slice(dot + 1)] ?? null;
 }
 
-/** A run of text and the token classes (Prism's, e.g. `token string`) it has; null for none. */
+/**
+ * A run of text and its class names: Prism's token types prefixed `syn-` (`syn-string`,
+ * `syn-property`; the app's own CSS names cannot collide with them); null for plain text.
+ */
 export type Token = { text: string; cls: string | null };
 
 /** Highlights longer than this (characters) are not attempted: the line shows plain. */
@@ -93,8 +96,8 @@ function walk(nodes: readonly (RootContent | Element)[], cls: string | null, out
     if (n.type === "text") out.push({ text: n.value, cls });
     else if (n.type === "element") {
       const own = n.properties?.className;
-      const names = Array.isArray(own) ? own.filter((c): c is string => typeof c === "string") : [];
-      walk(n.children, names.length ? names.join(" ") : cls, out);
+      const names = Array.isArray(own) ? own.filter((c): c is string => typeof c === "string" && c !== "token") : [];
+      walk(n.children, names.length ? names.map((c) => `syn-${c}`).join(" ") : cls, out);
     }
   }
 }
