@@ -7,7 +7,8 @@
 //! - [`json`]: strict JSON parsing of untrusted input (duplicate keys, I-JSON number range, depth);
 //! - [`action`]: the six action kinds, their payload schemas, and the [`action::Draft`] an agent submits;
 //! - [`digest`]: `SHA-256(JCS(action))` per RFC 8785;
-//! - [`diff`], [`review`], [`risk`]: what the reviewer sees (change, impact, score);
+//! - [`diff`], [`jsondiff`], [`review`], [`risk`]: what the reviewer sees (line and structural
+//!   diffs, change, impact, score);
 //! - [`dsse`], [`decision`], [`keys`]: the signed decision in a DSSE envelope (Ed25519);
 //! - [`cosign`]: the request and response files of co-signing across machines;
 //! - [`policy`]: the lead-signed policy (domains, sensitive patterns, score thresholds);
@@ -25,6 +26,7 @@ pub mod diff;
 pub mod digest;
 pub mod dsse;
 pub mod json;
+pub mod jsondiff;
 pub mod keys;
 pub mod policy;
 pub mod policy_view;
