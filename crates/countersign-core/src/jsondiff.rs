@@ -174,10 +174,7 @@ impl Walk {
         for (i, v) in rest.iter().enumerate() {
             if self.full() {
                 // Past the cap only the count matters: no pointer, no value text.
-                self.out.more = self
-                    .out
-                    .more
-                    .saturating_add(saturate(rest.len() - i));
+                self.out.more = self.out.more.saturating_add(saturate(rest.len() - i));
                 break;
             }
             self.index(shared + i);
@@ -222,7 +219,10 @@ impl Walk {
 fn shorten(s: &str, max: usize) -> (String, Option<u32>) {
     match s.char_indices().nth(max) {
         None => (s.to_owned(), None),
-        Some((at, _)) => (s[..at].to_owned(), Some(saturate(count_chars(&s.as_bytes()[at..])))),
+        Some((at, _)) => (
+            s[..at].to_owned(),
+            Some(saturate(count_chars(&s.as_bytes()[at..]))),
+        ),
     }
 }
 
@@ -311,12 +311,7 @@ mod tests {
         old: Option<&str>,
         new: Option<&str>,
     ) -> (String, PathOp, Option<String>, Option<String>) {
-        (
-            pointer.into(),
-            op,
-            old.map(Into::into),
-            new.map(Into::into),
-        )
+        (pointer.into(), op, old.map(Into::into), new.map(Into::into))
     }
 
     use PathOp::{Added, Changed, Removed};
