@@ -12,6 +12,7 @@ use ts_rs::TS;
 
 use crate::action::{Action, Grant, Payload};
 use crate::diff::{PrincipalDiff, TextDiff};
+use crate::jsondiff::JsonPaths;
 use crate::risk::recipient::Recipient;
 use crate::risk::shell::Step;
 use crate::risk::{Risk, RiskContext};
@@ -30,6 +31,11 @@ pub enum Change {
         diff: TextDiff,
         /// Whether `before` was given. When false the old side is shown as empty.
         before_known: bool,
+        /// The changed paths, for a `file.write` to a `.json` file whose old and new content
+        /// both parse as strict JSON ([`crate::json::parse_strict`]); absent otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        paths: Option<JsonPaths>,
     },
     /// Who gains and who loses access.
     Principals {
@@ -65,6 +71,11 @@ pub enum Change {
         label: String,
         /// Diff of pretty-printed JSON.
         diff: TextDiff,
+        /// The changed paths from `before` (the previous arguments) to the arguments; absent
+        /// when `before` was not given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        paths: Option<JsonPaths>,
     },
 }
 
@@ -227,6 +238,18 @@ fn pretty(v: &serde_json::Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
 }
 
+/// The changed paths of a write to a `.json` file (any case), when both texts parse as strict
+/// JSON; `None` for another file or a text that does not parse (the line diff still shows it).
+fn json_file_paths(path: &str, before: &str, content: &str) -> Option<JsonPaths> {
+    let ext = path.len().checked_sub(5).and_then(|at| path.get(at..))?;
+    if !ext.eq_ignore_ascii_case(".json") {
+        return None;
+    }
+    let old = crate::json::parse_strict(before.as_bytes()).ok()?;
+    let new = crate::json::parse_strict(content.as_bytes()).ok()?;
+    Some(JsonPaths::compute(&old, &new))
+}
+
 /// Builds the review of a valid action; an invalid payload yields its raw JSON. Recipients are
 /// listed without the organisation's domains or history ([`review_with`] has them).
 pub fn review(action: &Action) -> Review {
@@ -240,6 +263,7 @@ fn review_in(action: &Action, ctx: &RiskContext) -> Review {
             change: Change::Json {
                 label: format!("{} (payload not understood)", action.kind),
                 diff: TextDiff::compute("", &pretty(&action.payload)),
+                paths: None,
             },
             impact: vec![item("Target", action.target.clone(), true).at("/target")],
         };
@@ -262,6 +286,7 @@ fn review_in(action: &Action, ctx: &RiskContext) -> Review {
                     ),
                     diff: TextDiff::compute(before_text.unwrap_or(""), &m.body),
                     before_known: before_text.is_some(),
+                    paths: None,
                 },
                 impact: vec![
                     item("Channel", m.channel, false).at("/payload/channel"),
@@ -288,6 +313,7 @@ fn review_in(action: &Action, ctx: &RiskContext) -> Review {
                 label: f.path.clone(),
                 diff: TextDiff::compute(before_text.unwrap_or(""), &f.content),
                 before_known: before_text.is_some(),
+                paths: before_text.and_then(|b| json_file_paths(&f.path, b, &f.content)),
             },
             impact: vec![item("File", f.path, false).at("/payload/path")],
         },
@@ -417,6 +443,10 @@ fn review_in(action: &Action, ctx: &RiskContext) -> Review {
                 change: Change::Json {
                     label,
                     diff: TextDiff::compute(&old, &pretty(&t.arguments)),
+                    paths: action
+                        .before
+                        .as_ref()
+                        .map(|b| JsonPaths::compute(b, &t.arguments)),
                 },
                 impact,
             }

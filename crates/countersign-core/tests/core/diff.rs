@@ -2,6 +2,7 @@
 
 use countersign_core::action::Grant;
 use countersign_core::diff::{PrincipalDiff, TextDiff};
+use countersign_core::jsondiff::PathOp;
 use countersign_core::review::{review, Change};
 
 #[test]
@@ -97,6 +98,114 @@ fn a_tool_calls_read_only_claim_is_shown_as_the_servers_claim() {
             "no claim shown for {hint}"
         );
     }
+}
+
+/// `(pointer, op)` of each listed path of a review's change, or `None` when it has no paths.
+fn paths_of(change: &Change) -> Option<Vec<(String, PathOp)>> {
+    let (Change::Json { paths, .. } | Change::Text { paths, .. }) = change else {
+        panic!("not a text or JSON change: {change:?}");
+    };
+    paths.as_ref().map(|p| {
+        p.changes
+            .iter()
+            .map(|c| (c.pointer.clone(), c.op))
+            .collect()
+    })
+}
+
+#[test]
+fn a_tool_call_with_before_lists_the_changed_argument_paths() {
+    let call = |before: Option<serde_json::Value>| {
+        let mut draft = serde_json::json!({"kind": "tool.call", "target": "mcp://db/query",
+            "summary": "s", "payload": {"tool": "query", "server": "db",
+            "arguments": {"sql": "select 1", "limits": {"rows": 5000}, "dry_run": false}}});
+        if let Some(b) = before {
+            draft["before"] = b;
+        }
+        review(&crate::draft(draft).action()).change
+    };
+    let change = call(Some(serde_json::json!(
+        {"sql": "select 1", "limits": {"rows": 500}, "dry_run": true}
+    )));
+    assert_eq!(
+        paths_of(&change),
+        Some(vec![
+            ("/dry_run".into(), PathOp::Changed),
+            ("/limits/rows".into(), PathOp::Changed)
+        ]),
+        "the previous arguments are diffed path by path"
+    );
+    let without = call(None);
+    assert_eq!(paths_of(&without), None, "no previous arguments, no paths");
+    assert!(
+        serde_json::to_value(&without)
+            .unwrap()
+            .get("paths")
+            .is_none(),
+        "absent paths are left out of the JSON"
+    );
+}
+
+#[rstest::rstest]
+#[case::json_file(
+    "/srv/app/config.json",
+    r#"{"a":1,"b":[1]}"#,
+    r#"{"a":2,"b":[1,2]}"#,
+    true
+)]
+#[case::upper_case_extension("/srv/app/CONFIG.Json", r#"{"a":1}"#, r#"{"a":2}"#, true)]
+#[case::another_extension("/srv/app/config.yaml", r#"{"a":1}"#, r#"{"a":2}"#, false)]
+#[case::a_name_ending_in_json("/srv/app/notjson", r#"{"a":1}"#, r#"{"a":2}"#, false)]
+#[case::old_text_not_json("/srv/app/config.json", "{oops", r#"{"a":2}"#, false)]
+#[case::new_text_not_json("/srv/app/config.json", r#"{"a":1}"#, "[1,", false)]
+#[case::duplicate_keys_are_not_guessed(
+    "/srv/app/config.json",
+    r#"{"a":1}"#,
+    r#"{"a":2,"a":3}"#,
+    false
+)]
+fn a_json_file_write_lists_its_changed_paths(
+    #[case] path: &str,
+    #[case] before: &str,
+    #[case] content: &str,
+    #[case] listed: bool,
+) {
+    let action = crate::draft(
+        serde_json::json!({"kind": "file.write", "target": "file:///srv",
+        "summary": "s", "before": before, "payload": {"path": path, "content": content}}),
+    )
+    .action();
+    let change = review(&action).change;
+    assert_eq!(
+        paths_of(&change).is_some(),
+        listed,
+        "paths only for a .json file whose both texts parse strictly: {change:?}"
+    );
+    if let Some(paths) = paths_of(&change) {
+        assert_eq!(paths[0], ("/a".into(), PathOp::Changed));
+    }
+    let Change::Text { diff, .. } = &change else {
+        unreachable!()
+    };
+    assert_eq!(
+        (diff.added, diff.removed),
+        (1, 1),
+        "the line diff stays, paths or not"
+    );
+}
+
+#[test]
+fn a_new_json_file_has_no_paths() {
+    let action = crate::draft(
+        serde_json::json!({"kind": "file.write", "target": "file:///srv",
+        "summary": "s", "payload": {"path": "/srv/a.json", "content": "{\"a\":1}"}}),
+    )
+    .action();
+    assert_eq!(
+        paths_of(&review(&action).change),
+        None,
+        "without before there is nothing to compare"
+    );
 }
 
 /// Texts of up to 40 lines drawn from a few distinct lines, so that they share many.
