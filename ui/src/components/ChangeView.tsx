@@ -3,6 +3,7 @@ import type { Change } from "../bindings/Change";
 import type { DiffLine } from "../bindings/DiffLine";
 import { MarkdownPreview } from "./MarkdownPreview";
 import { CommandView } from "./CommandView";
+import { JsonPathsView } from "./JsonPathsView";
 import { PrincipalTable, type GrantFlags } from "./PrincipalTable";
 import { RequestView } from "./RequestView";
 import { SafeText } from "./SafeText";
@@ -49,6 +50,7 @@ export function ChangeView({ change, grantFlags, markdown, focus, grantPointers,
           {!change.before_known && (
             <p className="note">No current content given; shown as new.</p>
           )}
+          {change.paths && <JsonPathsView paths={change.paths} />}
           <TextDiffView diff={change.diff} focus={focus} fetchLines={fetchLines} lang={markdown === undefined ? languageOf(change.label) : null} />
         </>
       );
@@ -58,6 +60,7 @@ export function ChangeView({ change, grantFlags, markdown, focus, grantPointers,
           <p className="change-label">
             Tool <code><SafeText text={change.label} inline /></code>
           </p>
+          {change.paths && <JsonPathsView paths={change.paths} />}
           <TextDiffView diff={change.diff} focus={focus} fetchLines={fetchLines} lang="json" />
         </>
       );
