@@ -6,12 +6,17 @@
 //! for an edit of a 5 MiB file (one line in 50 changed: word-level highlights in 2,000 lines)
 //! and for its rewrite (every line changed: one replacement of 100,000 lines),
 //! of the whole [`review`](countersign_core::review::review), and of serialising the review to
-//! JSON (what crosses IPC), with its size. `COUNTERSIGN_BENCH_ROUNDS` (default 10) scales it.
+//! JSON (what crosses IPC), with its size. Then the same for a 5 MiB `.json` file, whose review
+//! also lists its changed paths ([`JsonPaths::compute`], issue #5), for an edit (one item in 50
+//! changed) and a rewrite (every item changed: the list is capped). `COUNTERSIGN_BENCH_ROUNDS`
+//! (default 10) scales it.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use countersign_core::diff::TextDiff;
+use countersign_core::json::parse_strict;
+use countersign_core::jsondiff::JsonPaths;
 use countersign_core::review::review;
 use countersign_core::Draft;
 
@@ -39,6 +44,24 @@ fn edited(old: &str, every: usize) -> String {
             }
         })
         .collect()
+}
+
+/// A pretty-printed JSON document of `items` objects (about 150 bytes each); in `changed` of
+/// them (`i % every == 0`) a limit and a flag differ.
+fn json_file(items: usize, every: usize) -> String {
+    let list: Vec<serde_json::Value> = (0..items)
+        .map(|i| {
+            let changed = every > 0 && i % every == 0;
+            serde_json::json!({
+                "id": i,
+                "name": format!("item {i:08}"),
+                "tags": ["alpha", "beta"],
+                "limits": {"rows": if changed { 5000 } else { 500 }, "on": !changed},
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&serde_json::json!({"version": 1, "items": list}))
+        .unwrap_or_default()
 }
 
 fn median(rounds: usize, mut f: impl FnMut()) -> Duration {
@@ -105,6 +128,50 @@ fn main() {
             ms(whole),
             ms(json),
             size as f64 / (1024.0 * 1024.0)
+        );
+    }
+
+    let old = json_file(28_000, 0);
+    let old_value = parse_strict(old.as_bytes()).unwrap_or_else(|e| panic!("bench JSON: {e}"));
+    println!(
+        "5 MiB JSON file ({} bytes, {} lines), median of {rounds}:",
+        old.len(),
+        old.lines().count()
+    );
+    for (name, every) in [("edit", 50), ("rewrite", 1)] {
+        let new = json_file(28_000, every);
+        let new_value = parse_strict(new.as_bytes()).unwrap_or_else(|e| panic!("bench JSON: {e}"));
+        let paths = JsonPaths::compute(&old_value, &new_value);
+        let compute = median(rounds, || {
+            black_box(JsonPaths::compute(
+                black_box(&old_value),
+                black_box(&new_value),
+            ));
+        });
+        let parse = median(rounds, || {
+            black_box(parse_strict(black_box(old.as_bytes())).is_ok());
+        });
+        let action = Draft::from_value(serde_json::json!({
+            "kind": "file.write",
+            "target": "file:///srv/app/items.json",
+            "summary": "regenerate",
+            "before": old,
+            "payload": {"path": "/srv/app/items.json", "content": new},
+        }))
+        .unwrap_or_else(|e| panic!("bench draft: {e}"))
+        .action();
+        let whole = median(rounds, || {
+            black_box(review(black_box(&action)));
+        });
+        let size = serde_json::to_vec(&paths).map_or(0, |v| v.len());
+        println!(
+            "  {name:<9} paths {} ({} listed + {} more, {:.1} KiB)   parse one side {}   review {}",
+            ms(compute),
+            paths.changes.len(),
+            paths.more,
+            size as f64 / 1024.0,
+            ms(parse),
+            ms(whole),
         );
     }
 }
