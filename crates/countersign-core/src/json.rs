@@ -43,7 +43,7 @@ impl JsonError {
 pub fn parse_strict(bytes: &[u8]) -> Result<Value, JsonError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = StrictSeed {
-        pointer: String::new(),
+        at: At::Root,
         depth: 1,
     }
     .deserialize(&mut de)
@@ -129,33 +129,64 @@ pub fn display_pointer(pointer: &str) -> &str {
     }
 }
 
-struct StrictSeed {
-    pointer: String,
+/// Where a value sits: a chain of tokens up to the root, turned into a JSON Pointer only for an
+/// error message (a pointer string per value cost more than the rest of the parse).
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Root,
+    Key(&'a At<'a>, &'a str),
+    Index(&'a At<'a>, usize),
+}
+
+impl At<'_> {
+    fn pointer(&self) -> String {
+        let mut chain = Vec::new();
+        let mut at = self;
+        while let At::Key(up, _) | At::Index(up, _) = at {
+            chain.push(at);
+            at = up;
+        }
+        let mut pointer = String::new();
+        for at in chain.iter().rev() {
+            match at {
+                At::Key(_, key) => push_token(&mut pointer, key),
+                At::Index(_, i) => pointer.push_str(&format!("/{i}")),
+                At::Root => {}
+            }
+        }
+        pointer
+    }
+}
+
+struct StrictSeed<'a> {
+    at: At<'a>,
     depth: usize,
 }
 
-impl<'de> DeserializeSeed<'de> for StrictSeed {
+impl<'de> DeserializeSeed<'de> for StrictSeed<'_> {
     type Value = Value;
 
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
         if self.depth > MAX_DEPTH {
             return Err(de::Error::custom(format!(
                 "nesting deeper than {MAX_DEPTH} levels at {}",
-                display_pointer(&self.pointer)
+                display_pointer(&self.at.pointer())
             )));
         }
         deserializer.deserialize_any(self)
     }
 }
 
-impl StrictSeed {
+impl StrictSeed<'_> {
     fn check_integer<E: de::Error>(
         &self,
         magnitude: u64,
         shown: &dyn fmt::Display,
     ) -> Result<(), E> {
         if magnitude > MAX_SAFE_INTEGER as u64 {
-            Err(E::custom(number_error(&shown.to_string(), &self.pointer).0))
+            Err(E::custom(
+                number_error(&shown.to_string(), &self.at.pointer()).0,
+            ))
         } else {
             Ok(())
         }
@@ -163,14 +194,16 @@ impl StrictSeed {
 
     fn check_number<E: de::Error>(&self, as_f64: f64, shown: &dyn fmt::Display) -> Result<(), E> {
         if as_f64.abs() > MAX_SAFE_INTEGER {
-            Err(E::custom(number_error(&shown.to_string(), &self.pointer).0))
+            Err(E::custom(
+                number_error(&shown.to_string(), &self.at.pointer()).0,
+            ))
         } else {
             Ok(())
         }
     }
 }
 
-impl<'de> Visitor<'de> for StrictSeed {
+impl<'de> Visitor<'de> for StrictSeed<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -213,9 +246,8 @@ impl<'de> Visitor<'de> for StrictSeed {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
         loop {
-            let pointer = format!("{}/{}", self.pointer, items.len());
             match seq.next_element_seed(StrictSeed {
-                pointer,
+                at: At::Index(&self.at, items.len()),
                 depth: self.depth + 1,
             })? {
                 Some(v) => items.push(v),
@@ -227,15 +259,15 @@ impl<'de> Visitor<'de> for StrictSeed {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            let mut pointer = self.pointer.clone();
-            push_token(&mut pointer, &key);
+            let at = At::Key(&self.at, &key);
             if out.contains_key(&key) {
                 return Err(de::Error::custom(format!(
-                    "duplicate key `{key}` at {pointer} (RFC 7493 §2.3)"
+                    "duplicate key `{key}` at {} (RFC 7493 §2.3)",
+                    at.pointer()
                 )));
             }
             let value = map.next_value_seed(StrictSeed {
-                pointer,
+                at,
                 depth: self.depth + 1,
             })?;
             out.insert(key, value);
@@ -282,6 +314,14 @@ mod tests {
     #[test]
     fn trailing_data_is_refused() {
         assert!(parse_strict(br#"{} {}"#).is_err());
+    }
+
+    #[test]
+    fn the_pointer_runs_through_arrays_and_objects() {
+        let err = parse_strict(br#"{"a":[{},{"b/":{"x":1,"x":2}}]}"#).unwrap_err();
+        assert!(err.message().contains("at /a/1/b~1/x "), "{err}");
+        let err = parse_strict(br#"[0,[1,{"n":1e300}]]"#).unwrap_err();
+        assert!(err.message().contains("at /1/1/n "), "{err}");
     }
 
     #[test]
