@@ -131,7 +131,15 @@ pub fn link_of(saved: &SavedSession, connection: TeamConnection) -> TeamLink {
         connection,
         error: None,
         retry_in_s: None,
+        version: next_version(),
     }
+}
+
+/// The next [`TeamLink::version`]: one counter for the app's life, so a link from a later join
+/// is newer than any state of an earlier one.
+fn next_version() -> u64 {
+    static VERSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    VERSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 type Link = Arc<Mutex<TeamLink>>;
@@ -144,6 +152,7 @@ fn set_link(link: &Link, sink: &dyn TeamSink, f: impl FnOnce(&mut TeamLink)) {
     let now = {
         let mut l = lock(link);
         f(&mut l);
+        l.version = next_version();
         l.clone()
     };
     sink.status(&now);

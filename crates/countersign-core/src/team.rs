@@ -541,6 +541,11 @@ pub struct TeamLink {
     pub error: Option<String>,
     /// Seconds until the next attempt, when retrying.
     pub retry_in_s: Option<u32>,
+    /// Grows with every change of the link in this app, across joins: of a command's answer
+    /// and a status event that cross on their way to the window, the window keeps the one
+    /// with the larger version (the newer state).
+    #[ts(type = "number")]
+    pub version: u64,
 }
 
 #[cfg(test)]

@@ -52,4 +52,10 @@ error: string | null,
 /**
  * Seconds until the next attempt, when retrying.
  */
-retry_in_s: number | null, };
+retry_in_s: number | null, 
+/**
+ * Grows with every change of the link in this app, across joins: of a command's answer
+ * and a status event that cross on their way to the window, the window keeps the one
+ * with the larger version (the newer state).
+ */
+version: number, };

@@ -28,6 +28,7 @@ const LINK: TeamLink = {
   connection: "live",
   error: null,
   retry_in_s: null,
+  version: 5,
 };
 
 function teamDetail(n: number, over: Partial<TeamDraft> = {}, score = 30): TeamDraftDetail {
@@ -49,7 +50,7 @@ function teamDetail(n: number, over: Partial<TeamDraft> = {}, score = 30): TeamD
 type Call = { cmd: string; args: Record<string, unknown> };
 
 /** A stand-in for the shell's team commands over a fixed set of drafts. */
-function shell(opts: { link: TeamLink | null; drafts: TeamDraftDetail[]; joinError?: ApiError }) {
+function shell(opts: { link: TeamLink | null; drafts: TeamDraftDetail[]; joinError?: ApiError; liveBeforeJoinAnswers?: boolean }) {
   const calls: Call[] = [];
   const drafts = new Map(opts.drafts.map((d) => [d.draft.summary.id, d]));
   let link = opts.link;
@@ -62,7 +63,15 @@ function shell(opts: { link: TeamLink | null; drafts: TeamDraftDetail[]; joinErr
           return link;
         case "team_join":
           if (opts.joinError) throw opts.joinError;
-          link = { ...LINK, server: args.server as string };
+          link = { ...LINK, server: args.server as string, connection: "connecting", version: 10 };
+          if (opts.liveBeforeJoinAnswers) {
+            // The stream goes live before the join's own answer reaches the window.
+            const live = { ...link, connection: "live" as const, version: 11 };
+            void emit(TEAM_STATUS, live);
+            const answer = link;
+            link = live;
+            return answer;
+          }
           return link;
         case "team_leave":
           link = null;
@@ -126,6 +135,17 @@ describe("Team view", () => {
     expect(await screen.findAllByTestId("team-item")).toHaveLength(1);
   });
 
+  it("keeps the live state when the join's older answer arrives after it", async () => {
+    shell({ link: null, drafts: [teamDetail(1)], liveBeforeJoinAnswers: true });
+    view();
+    const user = userEvent.setup();
+    await user.type(await screen.findByTestId("team-server"), "https://team.example:8443");
+    await user.type(screen.getByTestId("team-lead-trust"), "/etc/countersign/lead-trust.json");
+    await user.click(screen.getByTestId("team-join-submit"));
+    await waitFor(() => expect(screen.getByTestId("team-name").textContent).toBe("payments"));
+    expect(screen.getByTestId("team-connection").dataset.state, "version 11 (live) beats version 10 (connecting)").toBe("live");
+  });
+
   it("shows why a join failed under the form", async () => {
     shell({
       link: null,
@@ -167,7 +187,7 @@ describe("Team view", () => {
     await act(() => emit(TEAM_EVENT, { type: "decided", id: ID(1), status: "approved" } satisfies TeamEvent));
     await waitFor(() => expect(screen.getAllByTestId("team-item")).toHaveLength(1));
 
-    await act(() => emit(TEAM_STATUS, { ...LINK, connection: "retrying", retry_in_s: 8, error: "cannot reach" }));
+    await act(() => emit(TEAM_STATUS, { ...LINK, connection: "retrying", retry_in_s: 8, error: "cannot reach", version: 6 }));
     expect(screen.getByTestId("team-connection").textContent).toMatch(/retrying in 8 s/);
     expect(screen.getByTestId("team-link-error").textContent).toMatch(/cannot reach/);
   });

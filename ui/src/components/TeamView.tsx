@@ -6,7 +6,7 @@ import type { TeamDraftDetail } from "../bindings/TeamDraftDetail";
 import type { TeamEvent } from "../bindings/TeamEvent";
 import type { TeamLink } from "../bindings/TeamLink";
 import * as api from "../lib/api";
-import { applyTeamEvent, orderTeam } from "../lib/team";
+import { applyTeamEvent, isNewerLink, orderTeam } from "../lib/team";
 import type { DecideCommand } from "./DecidePanel";
 import { TeamDetail } from "./TeamDetail";
 import { TeamJoinForm } from "./TeamJoinForm";
@@ -33,7 +33,15 @@ function isTypingTarget(t: EventTarget | null): boolean {
  * the shell's `team-event`s) and the open draft's detail with Approve / Reject.
  */
 export function TeamView({ tabs, now, fail, openRequest }: Props) {
-  const [link, setLink] = useState<TeamLink | null | undefined>(undefined);
+  const [link, setLinkState] = useState<TeamLink | null | undefined>(undefined);
+  // A command's answer and a status event can cross on their way here: the newer state (the
+  // larger version) wins, so a join's "connecting" never hides the "live" that followed it.
+  const seenVersion = useRef(0);
+  const setLink = useCallback((next: TeamLink | null) => {
+    if (!isNewerLink(seenVersion.current, next)) return;
+    if (next) seenVersion.current = next.version;
+    setLinkState(next);
+  }, []);
   const [drafts, setDrafts] = useState<TeamDraft[] | null>(null);
   const [openId, setOpenId] = useState<string | null>(null);
   const [cursorId, setCursorId] = useState<string | null>(null);

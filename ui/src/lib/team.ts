@@ -61,3 +61,13 @@ export function connectionText(link: TeamLink): string {
       return "session ended: log in again";
   }
 }
+
+/**
+ * Whether `next` — a status event or a command's answer about this app's team link — is newer
+ * than the newest state seen (`seen`, a `TeamLink.version`): the two can cross on their way to
+ * the window, and an older "connecting" must not hide the "live" that followed it. Null (not
+ * joined, or just left) always applies.
+ */
+export function isNewerLink(seen: number, next: TeamLink | null): boolean {
+  return next === null || next.version > seen;
+}
