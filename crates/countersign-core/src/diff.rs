@@ -190,7 +190,7 @@ impl TextDiff {
     }
 
     /// Diffs `old` against `new` line by line (Myers over the lines found in both texts, at
-    /// most [`LINE_DIFF_TIMEOUT`]; see [`line_ops`]), with word-level emphasis inside changed
+    /// most [`LINE_DIFF_TIMEOUT`]; see the private `line_ops`), with word-level emphasis inside changed
     /// lines (replacements of up to [`INLINE_MAX_LINES`] lines, within [`INLINE_BUDGET`]) and
     /// [`CONTEXT_LINES`] of context.
     pub fn compute(old: &str, new: &str) -> TextDiff {
