@@ -88,11 +88,10 @@ enum Shown<'a> {
 }
 
 fn shown_text<'a>(action: &'a Action, change: &Change) -> Option<Shown<'a>> {
-    // The same choice as `review::review`: a payload that is not understood shows raw.
-    let understood = action.typed().is_ok();
     let field = |name: &str| action.payload.get(name);
     match change {
-        Change::Text { .. } if understood => {
+        // `review::review` builds a text change only from a payload it understood.
+        Change::Text { .. } => {
             let pointer = match action.kind.as_str() {
                 "message.post" => "/payload/body",
                 "file.write" => "/payload/content",
@@ -101,7 +100,8 @@ fn shown_text<'a>(action: &'a Action, change: &Change) -> Option<Shown<'a>> {
             let text = field(&pointer["/payload/".len()..])?.as_str()?;
             Some(Shown::Text { pointer, text })
         }
-        Change::Json { .. } if understood => Some(Shown::Json {
+        // The same choice as `review::review`: a payload that is not understood shows raw.
+        Change::Json { .. } if action.typed().is_ok() => Some(Shown::Json {
             root: "/payload/arguments",
             value: field("arguments")?,
         }),
